@@ -1,0 +1,1 @@
+"""Benchmarks shipped with HoloLoom (``hololoom bench ...``); ``benchmarks/`` runs them from a checkout."""

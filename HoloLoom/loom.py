@@ -1,0 +1,240 @@
+"""The ``HoloLoom`` facade: the one object most applications need.
+
+    async with HoloLoom() as loom:
+        await loom.add("Maximum Overdrive was filmed in Leland, North Carolina.")
+        hits = await loom.recall("Where was Maximum Overdrive shot?", complexity="FULL")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .crawl import CrawlPlan, CrawlResult, MultipassCrawler
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import InvalidQueryError, ValidationError
+from .extraction import EntityExtractor, RuleBasedExtractor
+from .ingest import AddResult, Ingestor
+from .memory import MemoryStore, create_store
+from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter, to_timestamp, validate_namespace
+
+__all__ = ["HoloLoom", "MAX_QUERY_CHARS"]
+
+MAX_QUERY_CHARS = 10_000
+
+
+def check_query(query: object) -> str:
+    """Refuse empty, non-string and oversized queries with a clear error."""
+    if not isinstance(query, str):
+        raise InvalidQueryError(f"query must be a string, not {type(query).__name__}")
+    if not query.strip():
+        raise InvalidQueryError("query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(f"query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    return query
+
+
+class HoloLoom:
+    """Long-term memory: add text, recall what answers a question.
+
+    Args:
+        home: data directory (default: ``HOLOLOOM_HOME`` or the per-user data directory).
+        namespace: the default namespace (tenant) of every call.
+        settings: full settings; ``home``/``namespace`` override it.
+        store: a MemoryStore to use instead of the one settings name.
+        embedder: an Embedder to use instead of the packaged MiniLM model.
+        extractor: an EntityExtractor to use instead of the rule-based one.
+    """
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        namespace: str | None = None,
+        settings: Settings | None = None,
+        store: MemoryStore | None = None,
+        embedder: Embedder | None = None,
+        extractor: EntityExtractor | None = None,
+    ) -> None:
+        settings = settings or Settings()
+        if home is not None:
+            settings = settings.with_(home=Path(home))
+        if namespace is not None:
+            settings = settings.with_(namespace=validate_namespace(namespace))
+        self.settings = settings
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder.shared(
+            settings.model_path, batch_size=settings.embed_batch_size
+        )
+        self.extractor: EntityExtractor = extractor or RuleBasedExtractor()
+        self._store = store
+        self._crawler: MultipassCrawler | None = None
+        self._ingestor: Ingestor | None = None
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> "HoloLoom":
+        """Build from ``HOLOLOOM_*`` environment variables."""
+        return cls(settings=Settings.from_env(), **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def store(self) -> MemoryStore:
+        if self._store is None:
+            self._store = create_store(self.settings, dimension=self.embedder.dimension)
+        return self._store
+
+    @property
+    def crawler(self) -> MultipassCrawler:
+        if self._crawler is None:
+            self._crawler = MultipassCrawler(self.store, self.embedder, extractor=self.extractor)
+        return self._crawler
+
+    @property
+    def ingestor(self) -> Ingestor:
+        if self._ingestor is None:
+            self._ingestor = Ingestor(
+                self.store, self.embedder, self.extractor,
+                chunk_chars=self.settings.chunk_chars, max_text_chars=self.settings.max_text_chars,
+            )
+        return self._ingestor
+
+    async def open(self) -> "HoloLoom":
+        opener = getattr(self.store, "open", None)
+        if opener is not None:
+            await opener()
+        return self
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._store is not None:
+                await self._store.close()
+
+    async def __aenter__(self) -> "HoloLoom":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _namespace(self, namespace: str | None) -> str:
+        return validate_namespace(namespace if namespace is not None else self.settings.namespace)
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def add(
+        self,
+        items: str | Document | Mapping[str, Any] | Sequence[str | Document | Mapping[str, Any]],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        entities: Sequence[str] | None = None,
+        occurred_at: object = None,
+        title: str | None = None,
+        id: str | None = None,
+    ) -> AddResult:
+        """Remember one text, many texts, or Documents.
+
+        Long texts are chunked; entities and motifs are extracted; one embedding batch
+        covers the whole call; content already stored is not embedded again.
+
+        Raises:
+            ValidationError: bad input; nothing was written.
+        """
+        ns = self._namespace(namespace)
+        docs = self.ingestor.normalise(
+            items, metadata=metadata, entities=entities, occurred_at=occurred_at, title=title, id=id
+        )
+        return await self.ingestor.add(docs, ns)
+
+    async def delete(self, ids: str | Sequence[str], *, namespace: str | None = None) -> int:
+        """Forget shards by id; returns how many existed."""
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        if not all(isinstance(i, str) and i for i in ids):
+            raise ValidationError("ids must be non-empty strings")
+        return await self.store.delete(ids, namespace=self._namespace(namespace))
+
+    async def forget_namespace(self, namespace: str | None = None) -> int:
+        """Forget every shard of a namespace."""
+        return await self.store.delete_namespace(self._namespace(namespace))
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get(self, id: str, *, namespace: str | None = None) -> MemoryShard | None:
+        found = await self.store.get([id], namespace=self._namespace(namespace))
+        return found[0] if found else None
+
+    def search_filter(
+        self, namespace: str | None = None, *, since: object = None, until: object = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> SearchFilter:
+        return SearchFilter(
+            namespace=self._namespace(namespace),
+            since=to_timestamp(since, name="since"),
+            until=to_timestamp(until, name="until"),
+            where=dict(where or {}),
+        )
+
+    async def crawl(
+        self,
+        query: str,
+        *,
+        complexity: Complexity | str = Complexity.FAST,
+        limit: int | None = 10,
+        namespace: str | None = None,
+        since: object = None,
+        until: object = None,
+        where: Mapping[str, Any] | None = None,
+        plan: CrawlPlan | None = None,
+    ) -> CrawlResult:
+        """Like :meth:`recall`, returning the crawl's per-pass reports too."""
+        check_query(query)
+        level = Complexity.parse(complexity)
+        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+            raise ValidationError("limit must be a positive integer")
+        flt = self.search_filter(namespace, since=since, until=until, where=where)
+        return await self.crawler.crawl(query, flt, complexity=level, limit=limit, plan=plan)
+
+    async def recall(
+        self,
+        query: str,
+        *,
+        complexity: Complexity | str = Complexity.FAST,
+        limit: int | None = 10,
+        namespace: str | None = None,
+        since: object = None,
+        until: object = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[ScoredShard]:
+        """The memories that best answer ``query``, each saying how it was found.
+
+        Args:
+            complexity: LITE (one pass) .. RESEARCH (four passes, widest graph search).
+            since, until: only memories whose ``occurred_at`` lies in this window.
+            where: metadata equalities, e.g. ``{"speaker": "Ana"}``.
+        """
+        result = await self.crawl(
+            query, complexity=complexity, limit=limit, namespace=namespace, since=since, until=until, where=where
+        )
+        return result.items
+
+    async def count(self, *, namespace: str | None = None) -> int:
+        return await self.store.count(self._namespace(namespace))
+
+    async def stats(self) -> dict[str, Any]:
+        """Store size per namespace and backend health."""
+        started = time.perf_counter()
+        namespaces = await self.store.namespaces()
+        per_ns = {ns: await self.store.count(ns) for ns in namespaces}
+        return {
+            "backend": self.store.name,
+            "home": str(self.settings.home),
+            "namespaces": per_ns,
+            "shards": sum(per_ns.values()),
+            "health": await self.store.health(),
+            "embedder": self.embedder.name,
+            "elapsed_ms": (time.perf_counter() - started) * 1000,
+        }

@@ -28,6 +28,17 @@ from .ingest import AddResult
 from .loom import HoloLoom
 from .memory import EmbeddedStore, Hit, Link, MemoryStore, ShardRecord
 from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
+from .weaving import (
+    EventBus,
+    LoomEvent,
+    PatternCard,
+    Spacetime,
+    Stage,
+    ToolContext,
+    ToolResult,
+    WeavingOrchestrator,
+    detect_complexity,
+)
 
 __version__ = "0.1.0"
 
@@ -39,11 +50,13 @@ __all__ = [
     "CrawlResult",
     "CrawlWeights",
     "DEFAULT_PLANS",
+    "detect_complexity",
     "Document",
     "EmbeddedStore",
     "Embedder",
     "EmbeddingError",
     "EntityExtractor",
+    "EventBus",
     "Hit",
     "HoloLoom",
     "HoloLoomError",
@@ -52,6 +65,8 @@ __all__ = [
     "InvalidNamespaceError",
     "InvalidQueryError",
     "Link",
+    "LoomEvent",
+    "matryoshka",
     "MATRYOSHKA_SCALES",
     "MemoryShard",
     "MemoryStore",
@@ -61,17 +76,22 @@ __all__ = [
     "PartialWriteError",
     "PassReport",
     "PassSpec",
+    "PatternCard",
     "RuleBasedExtractor",
     "ScoredShard",
     "SearchFilter",
     "SentenceTransformerEmbedder",
     "Settings",
     "ShardRecord",
+    "Spacetime",
+    "Stage",
     "StoreClosedError",
     "StoreError",
     "StoreUnavailableError",
+    "ToolContext",
     "ToolError",
+    "ToolResult",
     "ValidationError",
+    "WeavingOrchestrator",
     "__version__",
-    "matryoshka",
 ]

@@ -148,6 +148,54 @@ def recall(
 
 
 @app.command()
+def ask(
+    query: str = typer.Argument(..., help="The question."),
+    complexity: Optional[str] = typer.Option(None, "--complexity", "-c", help="Force LITE, FAST, FULL or RESEARCH."),
+    tool: Optional[str] = typer.Option(None, "--tool", help="Force a tool: answer, search, summarize."),
+    since: Optional[str] = typer.Option(None, help="Only memories from this date/time (ISO-8601)."),
+    until: Optional[str] = typer.Option(None, help="Only memories up to this date/time (ISO-8601)."),
+    home: Optional[Path] = HomeOpt,
+    namespace: Optional[str] = NamespaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the Spacetime as JSON."),
+    trace: bool = typer.Option(False, "--trace", help="Print the full provenance tree."),
+) -> None:
+    """Weave an answer: the response, its sources and a compact trace."""
+
+    async def go():
+        async with _loom(home, namespace) as loom:
+            return await loom.weave(query, complexity=complexity, tool=tool, since=since, until=until)
+
+    spacetime = _run(go)
+    if as_json:
+        print(spacetime.to_json(indent=2))
+        return
+    console.print(spacetime)
+    if trace:
+        from .weaving import render_trace_tree
+
+        console.print(render_trace_tree(spacetime))
+    console.print(f"[dim]feedback: hololoom feedback {spacetime.id} --useful | --not-useful | --reward 0.7[/]")
+
+
+@app.command()
+def feedback(
+    spacetime_id: str = typer.Argument(..., help="The id printed by `hololoom ask`."),
+    reward: Optional[float] = typer.Option(None, help="Reward in [0, 1]."),
+    useful: Optional[bool] = typer.Option(None, "--useful/--not-useful", help="Thumbs up or down."),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Tell HoloLoom how good an answer was; it learns which tool to use."""
+
+    async def go():
+        async with _loom(home, None) as loom:
+            return await loom.feedback(spacetime_id, reward, useful=useful)
+
+    result = _run(go)
+    post = result["tool_posterior"]
+    console.print(f"recorded reward {result['reward']:.2f} for tool {result['tool']} (posterior Beta({post['alpha']:.1f}, {post['beta']:.1f}))")
+
+
+@app.command()
 def forget(
     ids: list[str] = typer.Argument(None, help="Shard ids to delete."),
     all_: bool = typer.Option(False, "--all", help="Delete the whole namespace."),

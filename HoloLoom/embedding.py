@@ -143,6 +143,13 @@ class SentenceTransformerEmbedder:
             try:
                 from sentence_transformers import SentenceTransformer
 
+                try:  # the weight-loading bar is noise in a CLI and in logs
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                except Exception:
+                    pass
+
                 path = self._model_path or _default_model_path()
                 model = SentenceTransformer(path, device=self._device)
             except EmbeddingError:

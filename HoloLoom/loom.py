@@ -72,6 +72,8 @@ class HoloLoom:
         self._store = store
         self._crawler: MultipassCrawler | None = None
         self._ingestor: Ingestor | None = None
+        self._orchestrator: Any = None
+        self._seed = settings.seed
         self._closed = False
 
     @classmethod
@@ -102,10 +104,65 @@ class HoloLoom:
             )
         return self._ingestor
 
+    @property
+    def orchestrator(self) -> Any:
+        """The WeavingOrchestrator behind weave() and feedback()."""
+        if self._orchestrator is None:
+            from .weaving import WeavingOrchestrator
+
+            self._orchestrator = WeavingOrchestrator(
+                self.store, self.embedder, self.extractor, state_dir=self.settings.home / "state", seed=self._seed,
+            )
+        return self._orchestrator
+
+    @property
+    def events(self) -> Any:
+        """The EventBus every weave publishes its stage events on (subscribe to observe)."""
+        return self.orchestrator.bus
+
+    def register_tool(self, name: str, tool: Any) -> None:
+        """Add an async tool ``tool(ctx: ToolContext) -> ToolResult`` that weave may choose or be told to use."""
+        self.orchestrator.tools.register(name, tool)
+
+    async def weave(
+        self,
+        query: str,
+        *,
+        complexity: Complexity | str | None = None,
+        namespace: str | None = None,
+        since: object = None,
+        until: object = None,
+        where: Mapping[str, Any] | None = None,
+        tool: str | None = None,
+        limit: int | None = None,
+        budget_ms: float | None = None,
+    ) -> Any:
+        """Run the nine-stage pipeline and return a Spacetime (result + timed provenance).
+
+        Args:
+            complexity: force a level instead of detecting it.
+            tool: force a tool ("answer", "search", "summarize" or one you registered).
+            limit: how many context items reach the tool (default: the card's).
+            budget_ms: override the card's time budget.
+        """
+        check_query(query)
+        return await self.orchestrator.weave(
+            query, namespace=self._namespace(namespace), complexity=complexity, since=since, until=until,
+            where=where, tool=tool, limit=limit, budget_ms=budget_ms,
+        )
+
+    async def feedback(self, spacetime_id: str, reward: float | None = None, *, useful: bool | None = None) -> dict[str, Any]:
+        """Tell HoloLoom how good a weave was: ``reward`` in [0, 1] or ``useful=True/False``."""
+        return await self.orchestrator.feedback(spacetime_id, reward, useful=useful)
+
     async def open(self) -> "HoloLoom":
+        """Open the store and load the model now, so the first question pays neither."""
         opener = getattr(self.store, "open", None)
         if opener is not None:
             await opener()
+        warmup = getattr(self.embedder, "warmup", None)
+        if warmup is not None:
+            await warmup()
         return self
 
     async def close(self) -> None:

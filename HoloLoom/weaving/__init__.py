@@ -1,0 +1,18 @@
+"""The weaving pipeline: from a question to a Spacetime in nine stages."""
+
+from .convergence import ToolChooser, intent_of
+from .events import STAGE_ORDER, EventBus, LoomEvent, Stage, TraceRecorder
+from .orchestrator import WeavingOrchestrator
+from .patterns import DEFAULT_CARDS, PatternCard, detect_complexity
+from .routing_seam import FixedRouter, RouteDecision, Router
+from .spacetime import Spacetime, StageRecord, render_trace_tree
+from .stages import QueryFeatures, extract_features, fuse
+from .temporal import TimeWindow, resolve_window
+from .tools import ToolContext, ToolRegistry, ToolResult
+
+__all__ = [
+    "DEFAULT_CARDS", "EventBus", "FixedRouter", "LoomEvent", "PatternCard", "QueryFeatures", "RouteDecision",
+    "Router", "STAGE_ORDER", "Spacetime", "Stage", "StageRecord", "TimeWindow", "ToolChooser", "ToolContext",
+    "ToolRegistry", "ToolResult", "TraceRecorder", "WeavingOrchestrator", "detect_complexity", "extract_features",
+    "fuse", "intent_of", "render_trace_tree", "resolve_window",
+]

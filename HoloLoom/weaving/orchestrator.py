@@ -1,0 +1,367 @@
+"""The WeavingOrchestrator: nine real stages from a question to a Spacetime.
+
+    1 pattern    detect the complexity level (or take the caller's) -> PatternCard
+    2 temporal   the time window, from options or the query's own words
+    3 route      the Router picks the backend/strategy (a seam: learned routing plugs in)
+    4 features   embed once, Matryoshka scales, keywords, entities, intent
+    5 crawl      MultipassCrawler over the chosen store, within the time budget
+    6 fuse       dedup + diversity-aware rerank -> the context
+    7 converge   Thompson sampling over the card's tools, given the intent
+    8 execute    run the tool; a failing tool is reported, not raised
+    9 spacetime  assemble the result and its trace (from the event stream)
+
+Every stage publishes start/end events on the EventBus; the trace is recorded from them.
+The card's time budget is enforced: when it is spent, crawl passes stop, the rerank is
+skipped, the tool choice falls back to the card's first tool, and the Spacetime is
+marked degraded with a warning naming what was cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..crawl import MultipassCrawler, PassReport
+from ..embedding import Embedder
+from ..errors import HoloLoomError, InvalidFeedbackError, NotFoundError, ValidationError
+from ..extraction import EntityExtractor
+from ..types import Complexity, ScoredShard, SearchFilter
+from .convergence import ToolChooser
+from .events import EventBus, LoomEvent, Stage, TraceRecorder
+from .patterns import DEFAULT_CARDS, PatternCard, detect_complexity
+from .routing_seam import FixedRouter, RouteDecision, Router
+from .spacetime import Spacetime, StageRecord, jsonable
+from .stages import extract_features, fuse
+from .temporal import resolve_window
+from .tools import ToolContext, ToolRegistry, ToolResult
+
+__all__ = ["WeavingOrchestrator"]
+
+_ID_CHARS = set("0123456789abcdef")
+
+
+def _check_weave_id(weave_id: object) -> str:
+    if not isinstance(weave_id, str) or len(weave_id) != 32 or not set(weave_id) <= _ID_CHARS:
+        raise InvalidFeedbackError(f"malformed spacetime id {weave_id!r}: expected 32 hexadecimal characters")
+    return weave_id
+
+
+class _Budget:
+    def __init__(self, clock: Callable[[], float], budget_ms: float) -> None:
+        self.clock = clock
+        self.deadline = clock() + budget_ms / 1000.0
+        self.cut: list[str] = []
+
+    @property
+    def spent(self) -> bool:
+        return self.clock() >= self.deadline
+
+
+class WeavingOrchestrator:
+    """Runs weaves over one configured store (or what the router picks).
+
+    Args:
+        store: the default store (the FixedRouter's).
+        embedder, extractor: as for the crawler.
+        state_dir: where tool posteriors and the weave log live (None: memory only).
+        router: stage 3's decision maker; default: FixedRouter(store).
+        cards: per-level PatternCards.
+        clock: monotonic seconds (inject a fake one to test budgets).
+        seed: seeds the tool sampler.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        embedder: Embedder,
+        extractor: EntityExtractor,
+        *,
+        state_dir: str | Path | None = None,
+        router: Router | None = None,
+        cards: Mapping[Complexity, PatternCard] | None = None,
+        tools: ToolRegistry | None = None,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        seed: int | None = None,
+        remember: int = 1000,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.extractor = extractor
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.router: Router = router or FixedRouter(store)
+        self.cards = dict(cards or DEFAULT_CARDS)
+        self.tools = tools or ToolRegistry()
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self.chooser = ToolChooser(self.state_dir / "tool_bandit.json" if self.state_dir else None, seed=seed)
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._remember = remember
+
+    # -- events ------------------------------------------------------------------------
+
+    async def _emit(self, kind: str, phase: str, weave_id: str, stage: Stage | None = None, *,
+                    duration_ms: float | None = None, data: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        await self.bus.publish(LoomEvent(kind=kind, phase=phase, weave_id=weave_id, stage=stage,
+                                         duration_ms=duration_ms, data=dict(data or {}), error=error))
+
+    async def _run_stage(self, weave_id: str, stage: Stage, fn: Callable[[], Any], start_data: Mapping[str, Any] | None = None) -> Any:
+        """Run one stage between its start and end events; fn returns (value, end data)."""
+        await self._emit("stage", "start", weave_id, stage, data=start_data)
+        started = self.clock()
+        try:
+            value, data = await fn()
+        except BaseException as exc:
+            await self._emit("stage", "end", weave_id, stage, duration_ms=(self.clock() - started) * 1000.0,
+                             error=f"{type(exc).__name__}: {exc}")
+            raise
+        await self._emit("stage", "end", weave_id, stage, duration_ms=(self.clock() - started) * 1000.0, data=data)
+        return value
+
+    # -- the weave ---------------------------------------------------------------------
+
+    async def weave(
+        self,
+        query: str,
+        *,
+        namespace: str,
+        complexity: Complexity | str | None = None,
+        since: object = None,
+        until: object = None,
+        where: Mapping[str, Any] | None = None,
+        tool: str | None = None,
+        limit: int | None = None,
+        budget_ms: float | None = None,
+    ) -> Spacetime:
+        """Weave an answer to ``query``; see the module docstring for the stages.
+
+        Raises:
+            ValidationError: bad input (before any stage runs).
+            StoreError: the backend failed (the failure is also recorded for routing).
+        """
+        forced = Complexity.parse(complexity) if complexity is not None else None
+        if tool is not None and tool not in self.tools:
+            self.tools.get(tool)  # raises the helpful "unknown tool" error
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0):
+            raise ValidationError("limit must be a positive integer")
+        if budget_ms is not None and (not isinstance(budget_ms, (int, float)) or budget_ms <= 0):
+            raise ValidationError("budget_ms must be a positive number")
+        weave_id = uuid.uuid4().hex
+        recorder = TraceRecorder(weave_id)
+        unsubscribe = self.bus.subscribe(recorder)
+        wall_start, started = time.time(), self.clock()
+        warnings: list[str] = []
+        errors: list[str] = []
+        try:
+            await self._emit("weave", "start", weave_id, data={"query": query, "namespace": namespace})
+
+            # 1 pattern
+            async def pattern():
+                level = forced or detect_complexity(query)
+                card = self.cards[level]
+                if budget_ms is not None:
+                    card = card.with_budget(float(budget_ms))
+                return card, {"complexity": level.value, "detected": forced is None, "budget_ms": card.budget_ms,
+                              "passes": len(card.plan.passes), "tools": list(card.tools)}
+
+            card: PatternCard = await self._run_stage(weave_id, Stage.PATTERN, pattern)
+            budget = _Budget(self.clock, card.budget_ms)
+            budget.deadline = started + card.budget_ms / 1000.0
+
+            # 2 temporal
+            async def temporal():
+                window = resolve_window(query, since=since, until=until, now=time.time())
+                return window, {"since": window.since, "until": window.until, "source": window.source, "phrase": window.phrase}
+
+            window = await self._run_stage(weave_id, Stage.TEMPORAL, temporal)
+            flt = SearchFilter(namespace=namespace, since=window.since, until=window.until, where=dict(where or {}))
+
+            # 3 route
+            async def route():
+                decision = self.router.select(query, card.complexity)
+                return decision, {"arm": decision.arm, "strategy": decision.strategy, "backend": decision.store.name,
+                                  **{k: v for k, v in decision.info.items() if k in ("query_type", "posterior", "variant")}}
+
+            decision: RouteDecision = await self._run_stage(weave_id, Stage.ROUTE, route)
+
+            # 4 features
+            async def features():
+                f = await extract_features(query, self.embedder, self.extractor, card.scales)
+                return f, f.summary()
+
+            feats = await self._run_stage(weave_id, Stage.FEATURES, features)
+
+            # 5 crawl
+            crawl_store = decision.store
+            crawler = MultipassCrawler(crawl_store, self.embedder, extractor=self.extractor, clock=self.clock)
+            plan = decision.plan or card.plan
+
+            async def crawl():
+                reports: list[PassReport] = []
+                result = await crawler.crawl(query, flt, plan=plan, query_vector=feats.vector, deadline=budget.deadline,
+                                             on_pass=reports.append)
+                data: dict[str, Any] = {"passes": [_pass_dict(p) for p in result.passes], "found": len(result.items),
+                                        "stopped_early": result.stopped_early}
+                if not result.items and window.source == "query":
+                    # A phrase like "in 1986" may describe the question, not the memories' dates.
+                    result = await crawler.crawl(query, SearchFilter(namespace=namespace, where=dict(where or {})),
+                                                 plan=plan, query_vector=feats.vector, deadline=budget.deadline)
+                    warnings.append(f"no memories dated {window.phrase!r}; searched all dates")
+                    data.update(found=len(result.items), window_relaxed=True,
+                                passes=[_pass_dict(p) for p in result.passes])
+                if result.stopped_early:
+                    budget.cut.append("crawl")
+                return result, data
+
+            try:
+                crawl_result = await self._run_stage(weave_id, Stage.CRAWL, crawl)
+            except HoloLoomError as exc:
+                self.router.record(decision, weave_id=weave_id, latency_ms=(self.clock() - started) * 1000.0,
+                                   confidence=0.0, relevance=0.0, success=False, budget_ms=card.budget_ms)
+                raise
+            items = crawl_result.items
+
+            # 6 fuse
+            context_limit = limit or card.context_limit
+
+            async def fusion():
+                if budget.spent:
+                    budget.cut.append("fuse")
+                    return list(items[:context_limit]), {"skipped": True, "out": min(len(items), context_limit)}
+                fused, info = fuse(items, limit=context_limit)
+                return fused, info
+
+            context: list[ScoredShard] = await self._run_stage(weave_id, Stage.FUSE, fusion)
+
+            # 7 converge
+            async def converge():
+                if tool is not None:
+                    return tool, {"tool": tool, "forced": True}
+                if budget.spent:
+                    budget.cut.append("converge")
+                    return card.tools[0], {"tool": card.tools[0], "skipped": True}
+                candidates = [t for t in card.tools if t in self.tools] + [t for t in self.tools.names() if t not in card.tools and t not in ("answer", "search", "summarize")]
+                chosen, info = self.chooser.choose(query, candidates)
+                return chosen, {"tool": chosen, **info}
+
+            tool_name: str = await self._run_stage(weave_id, Stage.CONVERGE, converge)
+
+            # 8 execute
+            async def execute():
+                ctx = ToolContext(query=query, complexity=card.complexity, items=tuple(context), keywords=feats.keywords,
+                                  entities=feats.entities, namespace=namespace)
+                try:
+                    result = await self.tools.get(tool_name)(ctx)
+                    if not isinstance(result, ToolResult):
+                        raise TypeError(f"tool {tool_name!r} returned {type(result).__name__}, not ToolResult")
+                    return result, {"tool": tool_name, "confidence": result.confidence, "citations": len(result.citations)}
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a tool's failure is reported, not raised
+                    errors.append(f"tool {tool_name!r} failed: {type(exc).__name__}: {exc}")
+                    fallback = ToolResult("", 0.0)
+                    return fallback, {"tool": tool_name, "failed": True, "error": f"{type(exc).__name__}: {exc}"}
+
+            tool_result: ToolResult = await self._run_stage(weave_id, Stage.EXECUTE, execute)
+
+            # 9 spacetime
+            async def assemble():
+                retrieval_conf = max(0.0, min(1.0, (context[0].score_parts.get("sim", 0.0) / 0.6))) if context else 0.0
+                confidence = round(max(0.0, min(1.0, tool_result.confidence)) * retrieval_conf, 4)
+                if budget.cut:
+                    warnings.append(f"time budget of {card.budget_ms:.0f} ms spent: cut {', '.join(budget.cut)}")
+                return confidence, {"confidence": confidence, "context": len(context), "degraded": bool(budget.cut or errors)}
+
+            confidence = await self._run_stage(weave_id, Stage.SPACETIME, assemble)
+            duration_ms = (self.clock() - started) * 1000.0
+            self.router.record(decision, weave_id=weave_id, latency_ms=duration_ms, confidence=confidence,
+                               relevance=(context[0].score_parts.get("sim", 0.0) if context else 0.0),
+                               success=not errors, budget_ms=card.budget_ms)
+            await self._emit("weave", "end", weave_id, duration_ms=duration_ms,
+                             data={"complexity": card.complexity.value, "tool": tool_name, "arm": decision.arm,
+                                   "strategy": decision.strategy, "backend": decision.store.name,
+                                   "confidence": confidence, "degraded": bool(budget.cut or errors),
+                                   "context": len(context), "query_type": decision.info.get("query_type")})
+        finally:
+            unsubscribe()
+        spacetime = Spacetime(
+            id=weave_id, query=query, namespace=namespace, complexity=card.complexity, backend=decision.store.name,
+            strategy=decision.strategy, tool=tool_name, response=tool_result.response, confidence=confidence,
+            context=tuple(context), stages=tuple(StageRecord.from_events(recorder.events)), created_at=wall_start,
+            duration_ms=duration_ms, citations=tuple(tool_result.citations), warnings=tuple(warnings),
+            errors=tuple(errors), degraded=bool(budget.cut or errors),
+            routing=jsonable({"arm": decision.arm, "strategy": decision.strategy, **dict(decision.info)}),
+            tool_output=jsonable(tool_result.data),
+        )
+        self._remember_weave(spacetime)
+        return spacetime
+
+    # -- feedback ----------------------------------------------------------------------
+
+    def _remember_weave(self, st: Spacetime) -> None:
+        entry = {"id": st.id, "query": st.query, "tool": st.tool, "arm": st.routing.get("arm"),
+                 "complexity": st.complexity.value, "created_at": st.created_at}
+        self._recent[st.id] = entry
+        while len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+            fd = os.open(self.state_dir / "weaves.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, line)  # one write of one line: appends from processes do not interleave
+            finally:
+                os.close(fd)
+
+    def _find_weave(self, weave_id: str) -> dict[str, Any]:
+        if weave_id in self._recent:
+            return self._recent[weave_id]
+        log = self.state_dir / "weaves.jsonl" if self.state_dir else None
+        if log is not None and log.exists():
+            with log.open("rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - 4_000_000))  # the recent weaves are at the end
+                for raw in reversed(fh.read().splitlines()):
+                    if weave_id.encode() in raw:
+                        try:
+                            return json.loads(raw)
+                        except ValueError:
+                            continue
+        raise NotFoundError(f"no recent weave with id {weave_id}")
+
+    async def feedback(self, weave_id: str, reward: float | None = None, *, useful: bool | None = None) -> dict[str, Any]:
+        """Credit a weave: ``reward`` in [0, 1], or ``useful=True/False``.
+
+        Updates the tool bandit (and the router, which may learn from it too).
+        """
+        _check_weave_id(weave_id)
+        if (reward is None) == (useful is None):
+            raise InvalidFeedbackError("give exactly one of reward (0..1) or useful (True/False)")
+        if useful is not None:
+            if not isinstance(useful, bool):
+                raise InvalidFeedbackError("useful must be True or False")
+            reward = 1.0 if useful else 0.0
+        if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not (0.0 <= float(reward) <= 1.0):
+            raise InvalidFeedbackError(f"reward must be a number in [0, 1], got {reward!r}")
+        entry = self._find_weave(weave_id)
+        reward = float(reward)
+        alpha, beta = self.chooser.update(entry["query"], entry["tool"], reward)
+        self.router.feedback(weave_id, reward)
+        result = {"id": weave_id, "tool": entry["tool"], "reward": reward, "tool_posterior": {"alpha": alpha, "beta": beta},
+                  "arm": entry.get("arm")}
+        await self._emit("feedback", "end", weave_id, data=result)
+        return result
+
+
+def _pass_dict(p: PassReport) -> dict[str, Any]:
+    return {"number": p.number, "new": p.new, "kept": p.kept, "dropped_by_threshold": p.dropped_by_threshold,
+            "elapsed_ms": round(p.elapsed_ms, 3), "paths": dict(p.paths)}

@@ -1,0 +1,181 @@
+"""Spacetime: the result of a weave, with its complete, timed provenance.
+
+A Spacetime says what was asked, how hard HoloLoom judged it, which backend and
+strategy served it, which tool answered, the response and its confidence, every context
+item with how it was found, each stage's timing and key data (built from the event
+stream), and whether anything degraded. It round-trips through JSON and renders itself
+with rich.
+
+Confidence (0..1) is the tool's own confidence (how well its output is supported by the
+retrieved text) times the retrieval confidence (the best item's query similarity, scaled
+so that a cosine of 0.6 or more counts as fully supported), so a fluent answer built from
+weak evidence still reads as uncertain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ..types import Complexity, ScoredShard
+from .events import LoomEvent, Stage
+
+__all__ = ["Spacetime", "StageRecord", "jsonable", "render_trace_tree"]
+
+
+def jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as JSON would give it back (tuples become lists), so records round-trip equal."""
+    return json.loads(json.dumps(dict(data), ensure_ascii=False, default=str))
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    """One stage of one weave, as the event stream recorded it."""
+
+    stage: Stage
+    started_at: float
+    duration_ms: float
+    data: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage.value, "loom_name": self.stage.loom_name, "started_at": self.started_at,
+                "duration_ms": self.duration_ms, "data": dict(self.data), "error": self.error, "skipped": self.skipped}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "StageRecord":
+        return cls(stage=Stage(d["stage"]), started_at=float(d["started_at"]), duration_ms=float(d["duration_ms"]),
+                   data=dict(d.get("data") or {}), error=d.get("error"), skipped=bool(d.get("skipped")))
+
+    @classmethod
+    def from_events(cls, events: list[LoomEvent]) -> list["StageRecord"]:
+        starts: dict[Stage, LoomEvent] = {}
+        records: list[StageRecord] = []
+        for ev in events:
+            if ev.kind != "stage" or ev.stage is None:
+                continue
+            if ev.phase == "start":
+                starts[ev.stage] = ev
+            elif ev.phase == "end":
+                start = starts.get(ev.stage)
+                records.append(cls(stage=ev.stage, started_at=start.timestamp if start else ev.timestamp,
+                                   duration_ms=float(ev.duration_ms or 0.0), data=jsonable(ev.data), error=ev.error,
+                                   skipped=bool(ev.data.get("skipped"))))
+        return records
+
+
+@dataclass(frozen=True, slots=True)
+class Spacetime:
+    """The woven result of one question. See the module docstring for ``confidence``."""
+
+    id: str
+    query: str
+    namespace: str
+    complexity: Complexity
+    backend: str
+    strategy: str
+    tool: str
+    response: str
+    confidence: float
+    context: tuple[ScoredShard, ...]
+    stages: tuple[StageRecord, ...]
+    created_at: float
+    duration_ms: float
+    citations: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    degraded: bool = False
+    routing: Mapping[str, Any] = field(default_factory=dict)
+    tool_output: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Milliseconds per stage, by stage name."""
+        return {r.stage.value: r.duration_ms for r in self.stages}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "query": self.query, "namespace": self.namespace, "complexity": self.complexity.value,
+            "backend": self.backend, "strategy": self.strategy, "tool": self.tool, "response": self.response,
+            "confidence": self.confidence, "context": [c.to_dict() for c in self.context],
+            "stages": [s.to_dict() for s in self.stages], "created_at": self.created_at,
+            "duration_ms": self.duration_ms, "citations": list(self.citations), "warnings": list(self.warnings),
+            "errors": list(self.errors), "degraded": self.degraded, "routing": dict(self.routing),
+            "tool_output": dict(self.tool_output),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Spacetime":
+        return cls(
+            id=d["id"], query=d["query"], namespace=d["namespace"], complexity=Complexity.parse(d["complexity"]),
+            backend=d["backend"], strategy=d["strategy"], tool=d["tool"], response=d["response"],
+            confidence=float(d["confidence"]), context=tuple(ScoredShard.from_dict(c) for c in d.get("context", ())),
+            stages=tuple(StageRecord.from_dict(s) for s in d.get("stages", ())), created_at=float(d["created_at"]),
+            duration_ms=float(d["duration_ms"]), citations=tuple(d.get("citations", ())),
+            warnings=tuple(d.get("warnings", ())), errors=tuple(d.get("errors", ())), degraded=bool(d.get("degraded")),
+            routing=dict(d.get("routing") or {}), tool_output=dict(d.get("tool_output") or {}),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Spacetime":
+        return cls.from_dict(json.loads(text))
+
+    def __rich__(self) -> Panel:
+        header = Text.assemble(
+            (f"{self.complexity.value}", "bold cyan"), "  backend ", (self.backend, "bold"), "  strategy ",
+            (self.strategy, "bold"), "  tool ", (self.tool, "bold"), "  confidence ",
+            (f"{self.confidence:.2f}", "bold green" if self.confidence >= 0.5 else "bold yellow"),
+            f"  {self.duration_ms:.0f} ms", ("  DEGRADED" if self.degraded else "", "bold red"),
+        )
+        sources = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
+        for col in ("#", "score", "pass", "found by", "memory"):
+            sources.add_column(col, overflow="fold")
+        for i, item in enumerate(self.context[:5], start=1):
+            label = (f"{item.shard.title}: " if item.shard.title else "") + item.shard.text
+            paths = sorted({p.split(":", 1)[0].split("<-", 1)[0] for p in item.paths})
+            sources.add_row(str(i), f"{item.score:.2f}", str(item.found_in_pass), ",".join(paths), label[:110])
+        stages = Text("  ".join(f"{r.stage.number}.{r.stage.loom_name} {r.duration_ms:.1f}ms" for r in self.stages), style="dim")
+        parts: list[Any] = [header, Text(""), Text(self.response or "(no response)"), Text(""), sources, stages]
+        for w in self.warnings:
+            parts.append(Text(f"warning: {w}", style="yellow"))
+        for e in self.errors:
+            parts.append(Text(f"error: {e}", style="red"))
+        return Panel(Group(*parts), title=f"Spacetime {self.id[:12]}", subtitle=self.query[:80], expand=True)
+
+
+def render_trace_tree(spacetime: Spacetime) -> Tree:
+    """The provenance trace as a tree: stages, then crawl passes, paths and score parts."""
+    root = Tree(f"[bold]Spacetime[/] {spacetime.id[:12]} — {spacetime.query[:60]}")
+    for record in spacetime.stages:
+        label = f"{record.stage.number}. {record.stage.loom_name} ({record.stage.value}) {record.duration_ms:.1f} ms"
+        if record.skipped:
+            label += " [yellow]skipped[/]"
+        if record.error:
+            label += f" [red]{record.error}[/]"
+        node = root.add(label)
+        if record.stage is Stage.CRAWL:
+            for p in record.data.get("passes", []):
+                node.add(f"pass {p['number']}: +{p['new']} new, kept {p['kept']}, "
+                         f"dropped {p['dropped_by_threshold']} by threshold, {p['elapsed_ms']:.1f} ms, paths {p['paths']}")
+        else:
+            shown = {k: v for k, v in record.data.items() if k not in ("skipped",)}
+            if shown:
+                node.add(Text(", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])[:160], style="dim"))
+    ctx = root.add("[bold]context[/]")
+    for item in spacetime.context:
+        leaf = ctx.add(f"{item.score:.3f} pass {item.found_in_pass} {(item.shard.title or item.shard.text)[:50]!r}")
+        leaf.add(Text("paths: " + "; ".join(item.paths)[:200], style="dim"))
+        leaf.add(Text("score: " + ", ".join(f"{k}={v:.3f}" for k, v in item.score_parts.items()), style="dim"))
+    return root

@@ -1,0 +1,223 @@
+import asyncio
+import json
+
+import pytest
+
+from HoloLoom import (
+    Complexity,
+    HoloLoom,
+    InvalidComplexityError,
+    InvalidFeedbackError,
+    InvalidQueryError,
+    NotFoundError,
+    Settings,
+    Spacetime,
+    Stage,
+    ToolContext,
+    ToolResult,
+    ValidationError,
+    detect_complexity,
+)
+from HoloLoom.weaving import STAGE_ORDER, ToolChooser, fuse, intent_of, resolve_window
+from HoloLoom.weaving.tools import answer_tool, summarize_tool
+
+QUESTION = "Who directed the film that was shot in Leland, North Carolina in 1986?"
+
+
+@pytest.mark.parametrize(
+    "query, level",
+    [
+        ("hi", Complexity.LITE),
+        ("Define machine learning", Complexity.FAST),  # "Define" is not a greeting; no substring rules
+        ("this", Complexity.LITE),
+        ("What is the capital of France?", Complexity.FAST),
+        ("Why did the Recovery of Aristotle matter?", Complexity.FULL),
+        ("Are Christopher Nolan and Sathish Kalathil both film directors?", Complexity.FULL),
+        ("Give me a comprehensive analysis of the launch", Complexity.RESEARCH),
+        ("whyever not", Complexity.LITE),
+    ],
+)
+def test_complexity_is_detected_by_whole_words(query: str, level: Complexity) -> None:
+    assert detect_complexity(query) is level
+
+
+def test_temporal_window_from_phrases_and_options() -> None:
+    now = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    w = resolve_window("what happened last week?", now=now)
+    assert w.source == "query" and w.until == now and w.since == pytest.approx(now - 7 * 86400)
+    w = resolve_window("launches in 2023", now=now)
+    assert w.since == 1672531200.0 and w.until < 1704067200.0
+    w = resolve_window("notes from in March 2024", now=now)
+    assert w.since == 1709251200.0
+    w = resolve_window("in 2023", since="2020-01-01", now=now)
+    assert w.source == "options" and w.since == 1577836800.0 and w.until is None
+    assert not resolve_window("plain question", now=now).active
+    with pytest.raises(ValidationError):
+        resolve_window("x", since="2024-01-02", until="2024-01-01", now=now)
+
+
+def test_intent_and_tool_bandit_learn_and_persist(tmp_path) -> None:
+    assert intent_of("summarise the meeting") == "summarize"
+    assert intent_of("find notes about Paris") == "search"
+    assert intent_of("who is Ada?") == "answer"
+    path = tmp_path / "tools.json"
+    chooser = ToolChooser(path, seed=1)
+    picks = [chooser.choose("who is Ada?", ["answer", "search", "summarize"])[0] for _ in range(200)]
+    assert picks.count("answer") > 100  # the prior favours the intent's tool
+    for _ in range(30):
+        chooser.update("who is Ada?", "answer", 0.0)
+        chooser.update("who is Ada?", "search", 1.0)
+    picks = [chooser.choose("who is Ada?", ["answer", "search", "summarize"])[0] for _ in range(200)]
+    assert picks.count("search") > 150
+    reloaded = ToolChooser(path, seed=2)
+    assert reloaded.posterior("answer", "search") == (31.0, 1.0)
+
+
+def test_fuse_dedups_and_demotes_near_duplicates() -> None:
+    from HoloLoom import MemoryShard, ScoredShard
+
+    def item(i: str, text: str, score: float) -> ScoredShard:
+        return ScoredShard(MemoryShard(id=i, namespace="n", text=text), score)
+
+    items = [item("a", "the cat sat on the mat today", 1.0), item("a", "the cat sat on the mat today", 1.0),
+             item("b", "the cat sat on the mat today again", 0.9), item("c", "dogs bark at night", 0.8)]
+    fused, info = fuse(items, limit=3)
+    assert [f.id for f in fused] == ["a", "c", "b"]
+    assert info["unique"] == 3 and info["demoted"] == 1
+
+
+async def test_answer_and_summarize_tools_cite_their_sources(small_loom: HoloLoom) -> None:
+    items = tuple(await small_loom.recall(QUESTION, complexity="FULL", limit=5))
+    ctx = ToolContext(query=QUESTION, complexity=Complexity.FULL, items=items)
+    result = await answer_tool(ctx)
+    assert "Stephen King" in result.response and result.citations
+    assert set(result.citations) <= {i.id for i in items}
+    assert "[1]" in result.response and 0 < result.confidence <= 1
+    summary = await summarize_tool(ctx)
+    assert summary.citations and summary.response.count("[") >= 2
+
+
+async def test_weave_runs_nine_stages_in_order_from_events(small_loom: HoloLoom) -> None:
+    seen = []
+    small_loom.events.subscribe(seen.append)
+    st = await small_loom.weave(QUESTION, complexity="FULL", budget_ms=60_000)
+    assert [r.stage for r in st.stages] == list(STAGE_ORDER)
+    stage_events = [e for e in seen if e.kind == "stage"]
+    assert [(e.stage, e.phase) for e in stage_events] == [(s, p) for s in STAGE_ORDER for p in ("start", "end")]
+    assert seen[0].kind == "weave" and seen[0].phase == "start" and seen[-1].phase == "end"
+    assert all(r.duration_ms >= 0 for r in st.stages)
+    assert st.complexity is Complexity.FULL and st.backend == "embedded" and not st.degraded
+    assert "Stephen King" in st.response
+    titles = [c.shard.title for c in st.context[:3]]
+    assert "Maximum Overdrive" in titles and "Leland, North Carolina" in titles
+    crawl = next(r for r in st.stages if r.stage is Stage.CRAWL)
+    assert len(crawl.data["passes"]) == 3
+
+
+@pytest.mark.parametrize("level", list(Complexity))
+async def test_weave_at_every_level(small_loom: HoloLoom, level: Complexity) -> None:
+    st = await small_loom.weave("Where did Haymo of Faversham lecture?", complexity=level, budget_ms=60_000)
+    assert st.complexity is level
+    crawl = next(r for r in st.stages if r.stage is Stage.CRAWL)
+    assert len(crawl.data["passes"]) == level.rank + 1
+    assert st.context and st.response
+
+
+async def test_spacetime_json_round_trip(small_loom: HoloLoom) -> None:
+    st = await small_loom.weave(QUESTION, budget_ms=60_000)
+    again = Spacetime.from_json(st.to_json())
+    assert again == st
+    assert json.loads(st.to_json())["stages"][4]["loom_name"] == "Yarn Graph"
+
+
+async def test_budget_cuts_slow_stages_and_says_so(small_loom: HoloLoom) -> None:
+    orch = small_loom.orchestrator
+    ticks = iter(range(0, 100_000))
+    orch.clock = lambda: next(ticks) * 0.010  # every look at the clock costs 10 ms
+    st = await small_loom.weave(QUESTION, complexity="RESEARCH", budget_ms=50)
+    assert st.degraded
+    assert any("time budget" in w for w in st.warnings)
+    crawl = next(r for r in st.stages if r.stage is Stage.CRAWL)
+    assert len(crawl.data["passes"]) < 4
+    assert st.response  # it still answers with what it has
+
+
+async def test_a_failing_user_tool_is_reported_not_raised(small_loom: HoloLoom) -> None:
+    async def broken(ctx: ToolContext) -> ToolResult:
+        raise RuntimeError("LLM quota exceeded")
+
+    small_loom.register_tool("llm", broken)
+    st = await small_loom.weave(QUESTION, tool="llm", budget_ms=60_000)
+    assert st.tool == "llm" and st.degraded
+    assert any("LLM quota exceeded" in e for e in st.errors)
+    execute = next(r for r in st.stages if r.stage is Stage.EXECUTE)
+    assert execute.data["failed"] is True
+
+
+async def test_a_user_tool_gets_the_woven_context(small_loom: HoloLoom) -> None:
+    seen: list[ToolContext] = []
+
+    async def echo(ctx: ToolContext) -> ToolResult:
+        seen.append(ctx)
+        return ToolResult(f"{len(ctx.items)} items", 0.9, tuple(i.id for i in ctx.items[:1]))
+
+    small_loom.register_tool("echo", echo)
+    st = await small_loom.weave(QUESTION, tool="echo", limit=3, budget_ms=60_000)
+    assert st.response == "3 items" and len(seen[0].items) == 3
+    with pytest.raises(ValidationError):
+        small_loom.register_tool("Bad Name", echo)
+    with pytest.raises(ValidationError):
+        small_loom.register_tool("sync", lambda ctx: None)  # type: ignore[arg-type]
+
+
+async def test_feedback_moves_the_tool_posterior_and_survives_restart(home, embedder) -> None:
+    async with HoloLoom(settings=Settings(home=home, seed=3), embedder=embedder) as loom:
+        await loom.add("Ada Lovelace wrote the first program.")
+        st = await loom.weave("Who wrote the first program?", tool="search", budget_ms=60_000)
+        before = loom.orchestrator.chooser.posterior("answer", "search")
+        out = await loom.feedback(st.id, useful=True)
+        assert out["tool_posterior"] == {"alpha": before[0] + 1, "beta": before[1]}
+        await loom.feedback(st.id, 0.25)
+    async with HoloLoom(settings=Settings(home=home, seed=3), embedder=embedder) as loom:
+        assert loom.orchestrator.chooser.posterior("answer", "search") == (before[0] + 1.25, before[1] + 0.75)
+        # the weave log lets a new process credit an old weave
+        out = await loom.feedback(st.id, 1.0)
+        assert out["tool"] == "search"
+
+
+async def test_bad_weave_and_feedback_input(small_loom: HoloLoom) -> None:
+    for bad in ("", "  ", None, 3, "x" * 20_000):
+        with pytest.raises(InvalidQueryError):
+            await small_loom.weave(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidComplexityError):
+        await small_loom.weave("ok", complexity="MEGA")
+    with pytest.raises(ValidationError):
+        await small_loom.weave("ok", tool="nope")
+    with pytest.raises(InvalidFeedbackError):
+        await small_loom.feedback("not-an-id", 1.0)
+    st = await small_loom.weave("Stephen King", budget_ms=60_000)
+    for reward in (-0.1, 1.5, float("nan"), True, "1"):
+        with pytest.raises(InvalidFeedbackError):
+            await small_loom.feedback(st.id, reward)  # type: ignore[arg-type]
+    with pytest.raises(InvalidFeedbackError):
+        await small_loom.feedback(st.id)
+    with pytest.raises(NotFoundError):
+        await small_loom.feedback("0" * 32, 1.0)
+
+
+async def test_time_phrase_filters_and_relaxes_when_nothing_matches(loom: HoloLoom) -> None:
+    await loom.add("Quarterly launch review: the rocket slipped.", occurred_at="2023-05-01")
+    await loom.add("Quarterly launch review: the rocket flew.", occurred_at="2024-05-01")
+    st = await loom.weave("launch review in 2024", budget_ms=60_000)
+    assert [c.shard.text for c in st.context] == ["Quarterly launch review: the rocket flew."]
+    st = await loom.weave("launch review in 1999", budget_ms=60_000)
+    assert len(st.context) == 2 and any("searched all dates" in w for w in st.warnings)
+
+
+async def test_subscriber_errors_never_break_a_weave(small_loom: HoloLoom) -> None:
+    def boom(event):
+        raise ValueError("observer bug")
+
+    small_loom.events.subscribe(boom)
+    st = await small_loom.weave("Stephen King", budget_ms=60_000)
+    assert st.response

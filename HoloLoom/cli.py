@@ -261,6 +261,20 @@ def bench_quality(
     run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave)
 
 
+@bench_app.command("latency")
+def bench_latency(
+    memories: int = typer.Option(10_000, "--memories", "-n", help="How many memories to build the store with."),
+    repeats: int = typer.Option(3, help="Rounds of the query mix per level."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+) -> None:
+    """Weave p50/p95 per level against one query's embedding time, and ingest throughput."""
+    from .bench.latency import run_and_report
+
+    if memories <= 0:
+        raise typer.BadParameter("--memories must be positive")
+    run_and_report(memories, json_path=json_path, repeats=repeats)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,290 @@
+"""Prometheus metrics for HoloLoom, fed by the weave event stream.
+
+    metrics = LoomMetrics()            # its own CollectorRegistry, never the global one
+    detach = metrics.attach(loom)      # subscribe to loom.events
+    server = serve_metrics(metrics, 9464)   # http://127.0.0.1:9464/metrics
+    ...
+    server.close(); detach()
+
+Every number comes from the same start/end events the trace and the terminal UI read:
+weave and stage latency, queries by complexity/tool/arm/outcome, errors by stage and
+type, feedback rewards. The store gauges (memory count per namespace, backend health)
+are read from ``loom.stats()`` when ``/metrics`` is scraped (through the loom's event
+loop, so the store is only ever touched from its own loop) or by ``await refresh()``.
+
+Metric names (all prefixed ``hololoom_``):
+
+    weave_duration_seconds{complexity}                histogram
+    stage_duration_seconds{stage,loom_name,complexity} histogram
+    weave_confidence{complexity}                      histogram
+    queries_total{complexity,tool,arm,outcome}        counter (outcome: ok|degraded|error)
+    errors_total{stage,type}                          counter
+    weaves_in_progress                                gauge
+    feedback_reward{tool,arm}                         histogram
+    memory_shards{backend,namespace}                  gauge
+    backend_up{backend}                               gauge (1 healthy, 0 not)
+    backend_health_latency_seconds{backend}           gauge
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .errors import MissingDependencyError, ValidationError
+
+try:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.registry import Collector
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("Prometheus metrics", "server") from exc
+
+__all__ = ["DEFAULT_METRICS_PORT", "LoomMetrics", "MetricsServer", "serve_metrics"]
+
+log = logging.getLogger("HoloLoom.telemetry")
+
+DEFAULT_METRICS_PORT = 9464  # the port OpenTelemetry's Prometheus exporter uses by convention
+
+# Seconds. A FAST weave on a laptop takes ~10-30 ms; RESEARCH may take seconds.
+WEAVE_BUCKETS = (0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+UNIT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+_MAX_OPEN_WEAVES = 10_000  # weaves whose end we never saw (cancelled mid-stage) are forgotten past this
+
+
+class _StoreCollector(Collector):
+    """Memory count and backend health, read from the loom when scraped."""
+
+    def __init__(self, owner: "LoomMetrics") -> None:
+        self._owner = owner
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        stats = self._owner._stats_for_scrape()
+        shards = GaugeMetricFamily("hololoom_memory_shards", "Memories (shards) stored, per namespace",
+                                   labels=["backend", "namespace"])
+        up = GaugeMetricFamily("hololoom_backend_up", "1 when the memory backend reports healthy, else 0",
+                               labels=["backend"])
+        latency = GaugeMetricFamily("hololoom_backend_health_latency_seconds",
+                                    "How long the last backend health check took", labels=["backend"])
+        if stats is not None:
+            backend = str(stats.get("backend", "unknown"))
+            for namespace, count in sorted((stats.get("namespaces") or {}).items()):
+                shards.add_metric([backend, str(namespace)], float(count))
+            health = stats.get("health") or {}
+            up.add_metric([backend], 1.0 if health.get("ok") else 0.0)
+            if health.get("latency_ms") is not None:
+                latency.add_metric([backend], float(health["latency_ms"]) / 1000.0)
+        yield shards
+        yield up
+        yield latency
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []  # dynamic: never call collect() at registration time
+
+
+class LoomMetrics:
+    """Prometheus metrics for one or more looms, in a registry of their own.
+
+    Args:
+        registry: where to register (default: a new ``CollectorRegistry``; never the
+            process-global one, so an application embedding HoloLoom keeps its own).
+        scrape_timeout: seconds a scrape waits for ``loom.stats()`` before serving the last
+            known store gauges.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, scrape_timeout: float = 2.0) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=False)
+        self.scrape_timeout = scrape_timeout
+        r = self.registry
+        self.weave_seconds = Histogram("hololoom_weave_duration_seconds", "Whole-weave latency, by complexity level",
+                                       ["complexity"], buckets=WEAVE_BUCKETS, registry=r)
+        self.stage_seconds = Histogram("hololoom_stage_duration_seconds", "Per-stage latency",
+                                       ["stage", "loom_name", "complexity"], buckets=STAGE_BUCKETS, registry=r)
+        self.confidence = Histogram("hololoom_weave_confidence", "Confidence of woven answers (0..1)",
+                                    ["complexity"], buckets=UNIT_BUCKETS, registry=r)
+        self.queries = Counter("hololoom_queries", "Weaves finished, by complexity, tool, routing arm and outcome",
+                               ["complexity", "tool", "arm", "outcome"], registry=r)
+        self.errors = Counter("hololoom_errors", "Stage failures and tool failures, by stage and error type",
+                              ["stage", "type"], registry=r)
+        self.in_progress = Gauge("hololoom_weaves_in_progress", "Weaves started and not yet finished", registry=r)
+        self.feedback_reward = Histogram("hololoom_feedback_reward", "Feedback rewards (0..1), by tool and arm",
+                                         ["tool", "arm"], buckets=UNIT_BUCKETS, registry=r)
+        self.registry.register(_StoreCollector(self))
+        self._open: dict[str, dict[str, str]] = {}  # weave id -> what its stages have told us so far
+        self._looms: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_stats: dict[str, Any] | None = None
+
+    # -- wiring ------------------------------------------------------------------------
+
+    def attach(self, loom: Any) -> Callable[[], None]:
+        """Subscribe to ``loom.events``; returns a function that detaches again.
+
+        The loom's ``stats()`` feeds the store gauges (the first attached loom's).
+        """
+        unsubscribe = loom.events.subscribe(self.observe)
+        self._looms.append(loom)
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # learned from the first event instead
+
+        def detach() -> None:
+            unsubscribe()
+            if loom in self._looms:
+                self._looms.remove(loom)
+
+        return detach
+
+    def observe(self, event: Any) -> None:
+        """Update the metrics from one LoomEvent (a plain, synchronous subscriber: cheap)."""
+        kind, phase = event.kind, event.phase
+        if kind == "stage":
+            if phase != "end":
+                return
+            info = self._open.get(event.weave_id)
+            if info is None:
+                info = self._open[event.weave_id] = {}
+            data = event.data
+            stage = event.stage
+            if stage.value == "pattern" and "complexity" in data:
+                info["complexity"] = str(data["complexity"])
+            elif stage.value == "route" and "arm" in data:
+                info["arm"] = str(data["arm"])
+            elif stage.value == "converge" and "tool" in data:
+                info["tool"] = str(data["tool"])
+            complexity = info.get("complexity", "unknown")
+            if event.duration_ms is not None:
+                self.stage_seconds.labels(stage.value, stage.loom_name, complexity).observe(event.duration_ms / 1000.0)
+            if event.error:
+                # the stage raised: the weave is over, without a weave "end" event
+                self.errors.labels(stage.value, _error_type(event.error)).inc()
+                self.queries.labels(complexity, info.get("tool", "none"), info.get("arm", "none"), "error").inc()
+                self.in_progress.dec()
+                self._open.pop(event.weave_id, None)
+            elif data.get("failed") and data.get("error"):  # a tool failure is reported, not raised
+                self.errors.labels(stage.value, _error_type(str(data["error"]))).inc()
+        elif kind == "weave":
+            if phase == "start":
+                self.in_progress.inc()
+                if self._loop is None:
+                    try:
+                        self._loop = asyncio.get_running_loop()
+                    except RuntimeError:
+                        pass
+                if len(self._open) >= _MAX_OPEN_WEAVES:
+                    self._open.pop(next(iter(self._open)))
+                self._open[event.weave_id] = {}
+                return
+            self.in_progress.dec()
+            self._open.pop(event.weave_id, None)
+            data = event.data
+            complexity = str(data.get("complexity", "unknown"))
+            outcome = "degraded" if data.get("degraded") else "ok"
+            self.queries.labels(complexity, str(data.get("tool", "none")), str(data.get("arm", "none")), outcome).inc()
+            if event.duration_ms is not None:
+                self.weave_seconds.labels(complexity).observe(event.duration_ms / 1000.0)
+            if data.get("confidence") is not None:
+                self.confidence.labels(complexity).observe(float(data["confidence"]))
+        elif kind == "feedback":
+            data = event.data
+            if data.get("reward") is not None:
+                self.feedback_reward.labels(str(data.get("tool", "none")), str(data.get("arm") or "none")).observe(
+                    float(data["reward"]))
+
+    # -- store gauges ------------------------------------------------------------------
+
+    async def refresh(self) -> dict[str, Any] | None:
+        """Read ``loom.stats()`` now (memory count, backend health) for the next scrape."""
+        if not self._looms:
+            return None
+        self._loop = self._loop or asyncio.get_running_loop()
+        self._last_stats = await self._looms[0].stats()
+        return self._last_stats
+
+    def _stats_for_scrape(self) -> dict[str, Any] | None:
+        """Fresh stats when the loom's loop is running in another thread; else the last known."""
+        loop = self._loop
+        if not self._looms or loop is None or not loop.is_running() or loop.is_closed():
+            return self._last_stats
+        try:
+            if asyncio.get_running_loop() is loop:
+                return self._last_stats  # scraped from the loop's own thread: cannot wait on it
+        except RuntimeError:
+            pass
+        future = asyncio.run_coroutine_threadsafe(self.refresh(), loop)
+        try:
+            return future.result(timeout=self.scrape_timeout)
+        except Exception as exc:  # a slow or failing store must not fail the scrape
+            future.cancel()
+            log.warning("store stats for /metrics failed: %s", exc)
+            return self._last_stats
+
+    # -- exposition --------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus text format (what ``/metrics`` serves)."""
+        return generate_latest(self.registry)
+
+
+def _error_type(error: str) -> str:
+    """'StoreError: disk full' -> 'StoreError' (the orchestrator formats errors so)."""
+    head = error.split(":", 1)[0].strip()
+    return head if head.isidentifier() else "Error"
+
+
+class MetricsServer:
+    """A running ``/metrics`` HTTP endpoint (a daemon thread); ``close()`` stops it."""
+
+    def __init__(self, metrics: LoomMetrics, server: Any, thread: threading.Thread, detach: Callable[[], None] | None) -> None:
+        self.metrics = metrics
+        self._server = server
+        self._thread = thread
+        self._detach = detach
+        self.host, self.port = server.server_address[:2]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
+
+    def __enter__(self) -> "MetricsServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_metrics(loom_or_metrics: Any, port: int = DEFAULT_METRICS_PORT, host: str = "127.0.0.1") -> MetricsServer:
+    """Serve ``/metrics`` on ``host:port`` (127.0.0.1 by default; port 0 picks a free one).
+
+    Args:
+        loom_or_metrics: a :class:`LoomMetrics`, or a loom (metrics are created and
+            attached to it, and detached again by ``close()``).
+
+    Raises:
+        ValidationError: a bad port.
+        OSError: the port is taken.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValidationError(f"port must be an integer in 0..65535, got {port!r}")
+    detach = None
+    if isinstance(loom_or_metrics, LoomMetrics):
+        metrics = loom_or_metrics
+    else:
+        metrics = LoomMetrics()
+        detach = metrics.attach(loom_or_metrics)
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return MetricsServer(metrics, server, thread, detach)

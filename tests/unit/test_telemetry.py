@@ -1,0 +1,258 @@
+"""Prometheus metrics from real weaves, scraped over HTTP the way Prometheus does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from HoloLoom import HoloLoom, StoreClosedError, ToolResult, ValidationError
+from HoloLoom.telemetry import DEFAULT_METRICS_PORT, LoomMetrics, serve_metrics
+from HoloLoom.weaving import STAGE_ORDER
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def scrape(url: str) -> dict[str, list]:
+    """GET /metrics off the event loop (the scrape reads the store through the loop) and parse it."""
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode("utf-8"))
+    samples: dict[str, list] = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample)
+    return samples
+
+
+def value(samples: dict[str, list], name: str, **labels: str) -> float:
+    found = [s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert found, f"no sample {name}{labels}; have {[s.labels for s in samples.get(name, [])]}"
+    return sum(found)
+
+
+async def test_weaves_feed_histograms_and_counters_scraped_over_http(small_loom: HoloLoom) -> None:
+    metrics = LoomMetrics()
+    detach = metrics.attach(small_loom)
+    server = serve_metrics(metrics, 0)
+    try:
+        assert server.host == "127.0.0.1" and server.port > 0
+        fast = [await small_loom.weave(q, complexity="FAST") for q in
+                ("Who directed Maximum Overdrive?", "What is the capital of France?", "Where is Leland?")]
+        full = await small_loom.weave("Who lectured at the University of Paris during the Recovery of Aristotle?",
+                                      complexity="FULL")
+        await small_loom.feedback(full.id, useful=True)
+        await small_loom.feedback(fast[0].id, reward=0.25)
+        s = await scrape(server.url)
+    finally:
+        server.close()
+        detach()
+
+    assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 3
+    assert value(s, "hololoom_weave_duration_seconds_count", complexity="FULL") == 1
+    # the histogram's sum is the weaves' own durations, in seconds
+    expected = sum(st.duration_ms for st in fast) / 1000.0
+    assert value(s, "hololoom_weave_duration_seconds_sum", complexity="FAST") == pytest.approx(expected, rel=1e-6)
+    inf_bucket = value(s, "hololoom_weave_duration_seconds_bucket", complexity="FAST", le="+Inf")
+    assert inf_bucket == 3
+    for stage in STAGE_ORDER:
+        assert value(s, "hololoom_stage_duration_seconds_count", stage=stage.value, loom_name=stage.loom_name,
+                     complexity="FAST") == 3
+        assert value(s, "hololoom_stage_duration_seconds_count", stage=stage.value, complexity="FULL") == 1
+    crawl_sum = value(s, "hololoom_stage_duration_seconds_sum", stage="crawl", complexity="FULL")
+    assert crawl_sum == pytest.approx(full.timings["crawl"] / 1000.0, rel=1e-6)
+
+    # queries by complexity / tool / arm / outcome, labelled with what the Spacetimes say
+    for st in fast + [full]:
+        arm = st.routing["arm"]
+        assert value(s, "hololoom_queries_total", complexity=st.complexity.value, tool=st.tool, arm=arm) >= 1
+    assert sum(x.value for x in s["hololoom_queries_total"]) == 4
+    assert value(s, "hololoom_queries_total", outcome="ok") + sum(
+        x.value for x in s["hololoom_queries_total"] if x.labels["outcome"] == "degraded") == 4
+    assert value(s, "hololoom_weave_confidence_count") == 4
+    assert value(s, "hololoom_weave_confidence_sum") == pytest.approx(sum(st.confidence for st in fast + [full]))
+    assert value(s, "hololoom_weaves_in_progress") == 0
+
+    # feedback rewards
+    assert value(s, "hololoom_feedback_reward_count") == 2
+    assert value(s, "hololoom_feedback_reward_sum") == pytest.approx(1.25)
+    assert value(s, "hololoom_feedback_reward_count", tool=full.tool) >= 1
+
+    # store gauges read through the loop at scrape time
+    assert value(s, "hololoom_memory_shards", backend="embedded", namespace="default") == await small_loom.count()
+    assert value(s, "hololoom_backend_up", backend="embedded") == 1
+    assert value(s, "hololoom_backend_health_latency_seconds", backend="embedded") >= 0
+
+
+async def test_tool_and_stage_failures_are_counted_by_stage_and_type(small_loom: HoloLoom) -> None:
+    async def broken(ctx) -> ToolResult:
+        raise RuntimeError("the tool fell over")
+
+    small_loom.register_tool("broken", broken)
+    metrics = LoomMetrics()
+    detach = metrics.attach(small_loom)
+    st = await small_loom.weave("What is the capital of France?", tool="broken", complexity="FAST")
+    assert st.errors and st.degraded
+
+    await small_loom.store.close()  # the next weave's crawl stage raises
+    with pytest.raises(StoreClosedError):
+        await small_loom.weave("Where is Leland?", complexity="LITE")
+    detach()
+
+    s = {}
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        for sample in family.samples:
+            s.setdefault(sample.name, []).append(sample)
+    assert value(s, "hololoom_errors_total", stage="execute", type="RuntimeError") == 1
+    assert value(s, "hololoom_errors_total", stage="crawl", type="StoreClosedError") == 1
+    assert value(s, "hololoom_queries_total", complexity="FAST", tool="broken", outcome="degraded") == 1
+    assert value(s, "hololoom_queries_total", complexity="LITE", outcome="error") == 1
+    assert value(s, "hololoom_weaves_in_progress") == 0
+    # the failed weave's stages up to the failure were still timed
+    assert value(s, "hololoom_stage_duration_seconds_count", stage="crawl", complexity="LITE") == 1
+    assert "hololoom_stage_duration_seconds_count" in s and not [
+        x for x in s["hololoom_stage_duration_seconds_count"] if x.labels["complexity"] == "LITE" and x.labels["stage"] == "fuse"]
+
+
+async def test_own_registry_detach_and_serving_a_loom_directly(small_loom: HoloLoom) -> None:
+    first, second = LoomMetrics(), LoomMetrics()  # two instances never collide
+    assert first.registry is not REGISTRY
+    assert not [m for m in REGISTRY.collect() if m.name.startswith("hololoom")]
+
+    detach = first.attach(small_loom)
+    await small_loom.weave("Where is Leland?", complexity="LITE")
+    detach()
+    await small_loom.weave("Where is Leland?", complexity="LITE")
+    assert first.registry.get_sample_value("hololoom_weave_duration_seconds_count", {"complexity": "LITE"}) == 1
+    assert second.registry.get_sample_value("hololoom_weave_duration_seconds_count", {"complexity": "LITE"}) is None
+
+    # serve_metrics(loom) attaches its own metrics and detaches them on close
+    assert not small_loom.events.has_subscribers
+    server = serve_metrics(small_loom, 0)
+    try:
+        assert small_loom.events.has_subscribers
+        await small_loom.weave("Who directed Maximum Overdrive?", complexity="FAST")
+        s = await scrape(server.url)
+        assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 1
+    finally:
+        server.close()
+    assert not small_loom.events.has_subscribers
+
+    with pytest.raises(ValidationError):
+        serve_metrics(small_loom, 70000)
+    assert not small_loom.events.has_subscribers
+
+
+async def test_scrape_from_the_loops_own_thread_serves_last_known_store_gauges(small_loom: HoloLoom) -> None:
+    metrics = LoomMetrics()
+    metrics.attach(small_loom)
+    text = metrics.exposition().decode()  # no refresh yet and the loop cannot wait on itself: no store samples
+    assert "hololoom_memory_shards{" not in text
+    stats = await metrics.refresh()
+    assert stats["shards"] == await small_loom.count()
+    assert metrics.registry.get_sample_value(
+        "hololoom_memory_shards", {"backend": "embedded", "namespace": "default"}) == stats["shards"]
+
+
+async def test_prometheus_and_grafana_config_use_the_metrics_we_export(small_loom: HoloLoom) -> None:
+    yaml = pytest.importorskip("yaml")
+    prom = yaml.safe_load((ROOT / "config/prometheus.yml").read_text())
+    job = prom["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{DEFAULT_METRICS_PORT}"]
+
+    ds = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/prometheus.yml").read_text())
+    uid = ds["datasources"][0]["uid"]
+    assert ds["datasources"][0]["type"] == "prometheus"
+    assert yaml.safe_load((ROOT / "config/grafana/provisioning/dashboards/hololoom.yml").read_text())["providers"]
+
+    dashboard = json.loads((ROOT / "config/grafana/dashboards/hololoom.json").read_text())
+    titles = " | ".join(p["title"] for p in dashboard["panels"])
+    for wanted in ("p50", "p95", "Throughput", "Errors", "Routing split", "Memory count"):
+        assert wanted in titles
+
+    metrics = LoomMetrics()
+    metrics.attach(small_loom)
+    st = await small_loom.weave("Who directed Maximum Overdrive?", complexity="FAST")
+    await small_loom.feedback(st.id, useful=False)
+    await metrics.refresh()
+    families = list(metrics.registry.collect())
+    exported = {m.name for m in families} | {s.name for m in families for s in m.samples} | {
+        f"{m.name}_total" for m in families if m.type == "counter"}  # a counter with no samples yet
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == uid
+        for target in panel["targets"]:
+            for name in re.findall(r"\bhololoom_[a-z_]+", target["expr"]):
+                assert name in exported, f"panel {panel['title']!r} queries {name}, which HoloLoom does not export"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _prom_query(base: str, expr: str) -> list:
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+    return json.loads(body)["data"]["result"]
+
+
+@pytest.mark.slow
+async def test_a_real_prometheus_scrapes_the_weave_metrics(small_loom: HoloLoom, tmp_path: Path) -> None:
+    binary = shutil.which("prometheus")
+    metrics = LoomMetrics()
+    metrics.attach(small_loom)
+    server = serve_metrics(metrics, 0)
+    try:
+        for q in ("Who directed Maximum Overdrive?", "Where is Leland?"):
+            await small_loom.weave(q, complexity="FAST")
+        if binary is None:
+            reason = "Debian's prometheus package is not installed (apt-get install prometheus); checked a plain parse of /metrics instead"
+            print(f"SKIP real Prometheus: {reason}")
+            s = await scrape(server.url)
+            assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 2
+            pytest.skip(reason)
+
+        yaml = pytest.importorskip("yaml")
+        config = yaml.safe_load((ROOT / "config/prometheus.yml").read_text())
+        config["global"]["scrape_interval"] = "1s"
+        config["scrape_configs"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{server.port}"]
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        prom_port = _free_port()
+        proc = subprocess.Popen(
+            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            base = f"http://127.0.0.1:{prom_port}"
+            deadline = time.monotonic() + 60
+            result: list = []
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]
+                try:
+                    result = await _prom_query(base, 'hololoom_weave_duration_seconds_count{complexity="FAST"}')
+                except OSError:
+                    result = []
+                if result:
+                    break
+                await asyncio.sleep(0.5)
+            assert result, "Prometheus never scraped hololoom_weave_duration_seconds_count"
+            assert float(result[0]["value"][1]) == 2
+            assert result[0]["metric"]["job"] == "hololoom"
+            shards = await _prom_query(base, "sum(hololoom_memory_shards)")
+            assert float(shards[0]["value"][1]) == await small_loom.count()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    finally:
+        server.close()

@@ -9,10 +9,11 @@ from .spacetime import Spacetime, StageRecord, render_trace_tree
 from .stages import QueryFeatures, extract_features, fuse
 from .temporal import TimeWindow, resolve_window
 from .tools import ToolContext, ToolRegistry, ToolResult
+from .weave_log import WeaveLog
 
 __all__ = [
     "DEFAULT_CARDS", "EventBus", "FixedRouter", "LoomEvent", "PatternCard", "QueryFeatures", "RouteDecision",
     "Router", "STAGE_ORDER", "Spacetime", "Stage", "StageRecord", "TimeWindow", "ToolChooser", "ToolContext",
-    "ToolRegistry", "ToolResult", "TraceRecorder", "WeavingOrchestrator", "detect_complexity", "extract_features",
+    "ToolRegistry", "ToolResult", "TraceRecorder", "WeaveLog", "WeavingOrchestrator", "detect_complexity", "extract_features",
     "fuse", "intent_of", "render_trace_tree", "resolve_window",
 ]

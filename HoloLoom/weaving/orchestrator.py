@@ -42,6 +42,7 @@ from .spacetime import Spacetime, StageRecord, jsonable
 from .stages import extract_features, fuse
 from .temporal import resolve_window
 from .tools import ToolContext, ToolRegistry, ToolResult
+from .weave_log import WeaveLog, process_rss_mb
 
 __all__ = ["WeavingOrchestrator"]
 
@@ -104,6 +105,8 @@ class WeavingOrchestrator:
         self.clock = clock
         self.chooser = ToolChooser(self.state_dir / "tool_bandit.json" if self.state_dir else None, seed=seed)
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._counts: dict[str, tuple[float, int]] = {}
+        self.log = WeaveLog(self.state_dir / "weaves.jsonl") if self.state_dir else None
         self._remember = remember
 
     # -- events ------------------------------------------------------------------------
@@ -301,42 +304,43 @@ class WeavingOrchestrator:
             routing=jsonable({"arm": decision.arm, "strategy": decision.strategy, **dict(decision.info)}),
             tool_output=jsonable(tool_result.data),
         )
-        self._remember_weave(spacetime)
+        await self._remember_weave(spacetime)
         return spacetime
 
     # -- feedback ----------------------------------------------------------------------
 
-    def _remember_weave(self, st: Spacetime) -> None:
+    async def _remember_weave(self, st: Spacetime) -> None:
         entry = {"id": st.id, "query": st.query, "tool": st.tool, "arm": st.routing.get("arm"),
                  "complexity": st.complexity.value, "created_at": st.created_at}
         self._recent[st.id] = entry
         while len(self._recent) > self._remember:
             self._recent.popitem(last=False)
-        if self.state_dir is not None:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-            fd = os.open(self.state_dir / "weaves.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                os.write(fd, line)  # one write of one line: appends from processes do not interleave
-            finally:
-                os.close(fd)
+        if self.log is not None:
+            record = st.to_dict()
+            record["process"] = {"pid": os.getpid(), "rss_mb": round(process_rss_mb(), 1),
+                                 "memory_count": await self._memory_count(st.namespace)}
+            self.log.append(record)
+
+    async def _memory_count(self, namespace: str) -> int | None:
+        """The namespace's size, refreshed at most once a second (it is for dashboards)."""
+        now = self.clock()
+        cached = self._counts.get(namespace)
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        try:
+            count = await self.store.count(namespace)
+        except HoloLoomError:
+            return cached[1] if cached else None
+        self._counts[namespace] = (now, count)
+        return count
 
     def _find_weave(self, weave_id: str) -> dict[str, Any]:
         if weave_id in self._recent:
             return self._recent[weave_id]
-        log = self.state_dir / "weaves.jsonl" if self.state_dir else None
-        if log is not None and log.exists():
-            with log.open("rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                size = fh.tell()
-                fh.seek(max(0, size - 4_000_000))  # the recent weaves are at the end
-                for raw in reversed(fh.read().splitlines()):
-                    if weave_id.encode() in raw:
-                        try:
-                            return json.loads(raw)
-                        except ValueError:
-                            continue
-        raise NotFoundError(f"no recent weave with id {weave_id}")
+        record = self.log.find(weave_id) if self.log is not None else None
+        if record is None:
+            raise NotFoundError(f"no recent weave with id {weave_id}")
+        return record
 
     async def feedback(self, weave_id: str, reward: float | None = None, *, useful: bool | None = None) -> dict[str, Any]:
         """Credit a weave: ``reward`` in [0, 1], or ``useful=True/False``.

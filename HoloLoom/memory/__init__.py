@@ -7,11 +7,61 @@ from ..errors import ConfigurationError
 from .base import Hit, Link, MemoryStore, ShardRecord, shard_entity_keys
 from .embedded import EmbeddedStore
 
-__all__ = ["EmbeddedStore", "Hit", "Link", "MemoryStore", "ShardRecord", "create_store", "shard_entity_keys"]
+__all__ = [
+    "EmbeddedStore",
+    "Hit",
+    "HybridStore",
+    "HybridWriteError",
+    "Link",
+    "MemoryStore",
+    "Neo4jStore",
+    "QdrantStore",
+    "ShardRecord",
+    "create_store",
+    "shard_entity_keys",
+]
+
+# The server backends load their drivers (slow imports, optional extras) only when used.
+_LAZY = {
+    "Neo4jStore": ".neo4j_store",
+    "QdrantStore": ".qdrant_store",
+    "HybridStore": ".hybrid",
+    "HybridWriteError": ".hybrid",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def create_store(settings: Settings, *, dimension: int) -> MemoryStore:
-    """The backend ``settings.backend`` names, configured from ``settings``."""
+    """The backend ``settings.backend`` names, configured from ``settings``.
+
+    ``neo4j`` needs ``neo4j_uri`` (``HOLOLOOM_NEO4J_URI``); ``qdrant`` uses ``qdrant_url``,
+    else ``qdrant_path``, else local mode under ``<home>/qdrant``; ``hybrid`` needs both.
+    The server backends are imported only when chosen, so their extras stay optional.
+    Nothing connects here: each store connects on first use (or ``await store.open()``).
+
+    Raises:
+        ConfigurationError: an unknown backend or missing settings.
+        MissingDependencyError: the backend's extra is not installed.
+    """
     if settings.backend == "embedded":
         return EmbeddedStore(settings.embedded_path, dimension=dimension)
-    raise ConfigurationError(f"backend {settings.backend!r} is not available in this build")
+    if settings.backend == "neo4j":
+        from .neo4j_store import Neo4jStore
+
+        return Neo4jStore.from_settings(settings, dimension=dimension)
+    if settings.backend == "qdrant":
+        from .qdrant_store import QdrantStore
+
+        return QdrantStore.from_settings(settings, dimension=dimension)
+    if settings.backend == "hybrid":
+        from .hybrid import HybridStore
+
+        return HybridStore.from_settings(settings, dimension=dimension)
+    raise ConfigurationError(f"unknown backend {settings.backend!r}")

@@ -1,0 +1,663 @@
+"""The Neo4j backend: shards, entities and their links as a graph, over the async Bolt driver.
+
+Schema (created on first use, idempotently)::
+
+    (:Shard {ns, id, text, metadata, entities, about, motifs, created_at, occurred_at,
+             embedding, meta_nulls, `meta.<key>`...})-[:MENTIONS|ABOUT]->(:Entity {ns, key})
+
+    constraint  (ns, id) unique on :Shard, (ns, key) unique on :Entity
+    range index (ns, occurred_at) on :Shard      namespace and time filters
+    vector index on :Shard.embedding             cosine, ``dimension``-d, unquantised
+    fulltext index on :Shard.text                Lucene BM25, accents folded
+
+Entity nodes belong to one namespace, so a graph walk can never leave its tenant and an
+entity's degree (the links the hub cap counts) is simply its number of relationships.
+
+Every value reaches Cypher as a parameter; the only names written into query text are
+labels, relationship types and property names from the fixed sets in this module.
+Metadata is kept verbatim as JSON (``metadata``) and, for filtering, as one property per
+scalar value named ``meta.<key>`` (keys as strict as the embedded store's filter keys);
+filters read them with a parameterised dynamic lookup ``s[$key]``.
+
+Vector search is exact where that is cheap and the ANN index where it is not. Neo4j's
+vector index knows nothing of namespaces, so it is queried for enough candidates to
+cover the namespace's share of the index, the candidates are filtered and rescored
+exactly, and if fewer than ``limit`` survive the search is redone exactly over the
+namespace. Results therefore match the embedded store's exact search, up to the
+index's recall on large namespaces.
+
+Transient failures (a restarting server, a deadlock) are retried with backoff for
+``retry_seconds``; writes are idempotent MERGEs, so replaying one after an unknown
+commit outcome is safe. What still fails becomes a :class:`HoloLoomError` that names
+the URI and never the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from ..errors import (
+    ConfigurationError,
+    HoloLoomError,
+    MissingDependencyError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from ..types import MemoryShard, SearchFilter, validate_namespace
+from ._shared import check_query_vector, check_records, flat_metadata, query_terms, retrying, where_items
+from .base import Hit, Link, ShardRecord, shard_entity_keys
+
+try:  # the `neo4j` extra
+    import neo4j
+    from neo4j import exceptions as neo4j_errors
+except ImportError:  # pragma: no cover - exercised by the missing-extra test via monkeypatch
+    neo4j = None  # type: ignore[assignment]
+    neo4j_errors = None  # type: ignore[assignment]
+
+__all__ = ["Neo4jStore"]
+
+T = TypeVar("T")
+
+VECTOR_INDEX = "hololoom_shard_embedding"
+TEXT_INDEX = "hololoom_shard_text"
+#: relation name (as in Link) -> relationship type; the only types ever written into Cypher.
+REL_TYPES = {"mentions": "MENTIONS", "about": "ABOUT"}
+_RELATION_OF = {v: k for k, v in REL_TYPES.items()}
+_SHARD_FIELDS = "s.id AS id, s.ns AS ns, s.text AS text, s.metadata AS metadata, s.entities AS entities, " \
+                "s.about AS about, s.motifs AS motifs, s.created_at AS created_at, s.occurred_at AS occurred_at"
+_CHUNK = 1000  # ids per read query
+_MAX_CANDIDATES = 10_000  # ANN candidates beyond which an exact scan of the namespace is cheaper
+
+
+def _schema(dimension: int, with_vectors: bool) -> list[tuple[str, dict[str, Any]]]:
+    statements: list[tuple[str, dict[str, Any]]] = [
+        ("CREATE CONSTRAINT hololoom_shard_key IF NOT EXISTS FOR (s:Shard) REQUIRE (s.ns, s.id) IS UNIQUE", {}),
+        ("CREATE CONSTRAINT hololoom_entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE (e.ns, e.key) IS UNIQUE", {}),
+        ("CREATE INDEX hololoom_shard_time IF NOT EXISTS FOR (s:Shard) ON (s.ns, s.occurred_at)", {}),
+        (f"CREATE FULLTEXT INDEX {TEXT_INDEX} IF NOT EXISTS FOR (s:Shard) ON EACH [s.text] OPTIONS $options",
+         {"options": {"indexConfig": {"fulltext.analyzer": "standard-folding",
+                                      "fulltext.eventually_consistent": False}}}),
+    ]
+    if with_vectors:
+        statements.append((
+            f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (s:Shard) ON s.embedding OPTIONS $options",
+            {"options": {"indexConfig": {
+                "vector.dimensions": dimension,
+                "vector.similarity_function": "cosine",
+                # Exact float vectors: quantised scores are off by ~0.01, enough to reorder neighbours.
+                "vector.quantization.enabled": False,
+                "vector.hnsw.ef_construction": 200,
+            }}},
+        ))
+    return statements
+
+
+def _redact(uri: str) -> str:
+    """The URI without any user:password part."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return uri
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired)):
+        # IncompleteCommit included: every write here is an idempotent MERGE/DELETE.
+        return True
+    if isinstance(exc, neo4j_errors.AuthError):
+        return False
+    if isinstance(exc, (neo4j_errors.Neo4jError, neo4j_errors.DriverError)):
+        return exc.is_retryable()
+    return isinstance(exc, (OSError, asyncio.TimeoutError))
+
+
+def _shard_from_record(r: Any) -> MemoryShard:
+    return MemoryShard(
+        id=r["id"], namespace=r["ns"], text=r["text"], metadata=json.loads(r["metadata"]),
+        entities=tuple(r["entities"] or ()), about=tuple(r["about"] or ()), motifs=tuple(r["motifs"] or ()),
+        created_at=float(r["created_at"]), occurred_at=float(r["occurred_at"]),
+    )
+
+
+def _shard_props(rec: ShardRecord, with_vectors: bool) -> dict[str, Any]:
+    s = rec.shard
+    props: dict[str, Any] = {
+        "ns": s.namespace, "id": s.id, "text": s.text,
+        "metadata": json.dumps(dict(s.metadata), ensure_ascii=False),
+        "entities": list(s.entities), "about": list(s.about), "motifs": list(s.motifs),
+        "created_at": float(s.created_at), "occurred_at": float(s.occurred_at),
+    }
+    scalars, nulls = flat_metadata(s.metadata)
+    props.update({f"meta.{k}": v for k, v in scalars.items()})
+    if nulls:
+        props["meta_nulls"] = nulls
+    if with_vectors:
+        props["embedding"] = np.asarray(rec.vector, dtype=np.float32).astype(np.float64).tolist()
+    return props
+
+
+def filter_clause(alias: str, flt: SearchFilter, params: dict[str, Any]) -> str:
+    """A Cypher boolean over node ``alias`` for the filter; fills ``params``.
+
+    Always constrains ``occurred_at`` (``IS NOT NULL`` when unbounded) so the planner seeks
+    the (ns, occurred_at) index instead of scanning every shard.
+    """
+    params["ns"] = flt.namespace
+    parts = [f"{alias}.ns = $ns"]
+    if flt.since is not None:
+        params["since"] = float(flt.since)
+        parts.append(f"{alias}.occurred_at >= $since")
+    if flt.until is not None:
+        params["until"] = float(flt.until)
+        parts.append(f"{alias}.occurred_at <= $until")
+    if flt.since is None and flt.until is None:
+        parts.append(f"{alias}.occurred_at IS NOT NULL")
+    for i, (key, values) in enumerate(where_items(flt)):
+        present = [v for v in values if v is not None]
+        ors = []
+        if present:
+            params[f"meta_key{i}"] = f"meta.{key}"
+            params[f"meta_values{i}"] = present
+            ors.append(f"{alias}[$meta_key{i}] IN $meta_values{i}")
+        if len(present) < len(values):
+            params[f"meta_null{i}"] = key
+            ors.append(f"$meta_null{i} IN coalesce({alias}.meta_nulls, [])")
+        parts.append("(" + (" OR ".join(ors) or "false") + ")")
+    return " AND ".join(parts)
+
+
+class Neo4jStore:
+    """A MemoryStore on Neo4j 5 (Community, Enterprise or Aura) over Bolt.
+
+    Args:
+        uri: ``bolt://host:7687``, ``neo4j://...`` or ``neo4j+s://...``.
+        user, password: credentials (``password=None`` connects without auth).
+        database: the database to use (the server's default if None).
+        dimension: vector size, checked against an existing vector index.
+        vectors: store embeddings and serve ``vector_search`` (False in the hybrid
+            backend, where Qdrant holds the vectors).
+        retry_seconds: how long transient failures are retried before an error is raised.
+        connection_timeout: seconds to wait for a TCP connection.
+        exact_search_max: namespaces up to this many shards are searched exactly.
+        candidates: the least number of ANN candidates fetched per search.
+        max_transaction_records: records per write transaction; an ``add`` of at most
+            this many is atomic.
+    """
+
+    name = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        user: str = "neo4j",
+        password: str | None = None,
+        database: str | None = None,
+        dimension: int = 384,
+        vectors: bool = True,
+        retry_seconds: float = 30.0,
+        connection_timeout: float = 5.0,
+        exact_search_max: int = 3000,
+        candidates: int = 100,
+        max_transaction_records: int = 5000,
+    ) -> None:
+        if neo4j is None:
+            raise MissingDependencyError("the Neo4j backend", "neo4j")
+        if not isinstance(uri, str) or "://" not in uri:
+            raise ConfigurationError(f"Neo4j URI {uri!r} must look like bolt://host:7687 or neo4j://host:7687")
+        self.uri = uri
+        self.display_uri = _redact(uri)
+        self.user = user
+        self.database = database
+        self.dimension = dimension
+        self.vectors = vectors
+        self.retry_seconds = retry_seconds
+        self.connection_timeout = connection_timeout
+        self.exact_search_max = exact_search_max
+        self.candidates = candidates
+        self.max_transaction_records = max_transaction_records
+        self._password = password
+        self._driver: Any = None
+        self._schema_ready = False
+        self._lock = asyncio.Lock()
+        self._closed = False
+        # Namespace sizes for choosing exact or ANN search: a hint, so a stale one only costs time.
+        self._sizes: dict[str | None, tuple[int, float]] = {}
+        #: How vector searches were served: by the ANN ``index``, ``exact``ly, or exactly
+        #: after the index returned too few matches (``fallback``).
+        self.search_stats = {"index": 0, "exact": 0, "fallback": 0}
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, dimension: int, vectors: bool = True, **options: Any) -> "Neo4jStore":
+        """Configured from ``HOLOLOOM_NEO4J_URI/USER/PASSWORD/DATABASE``."""
+        if not settings.neo4j_uri:
+            raise ConfigurationError(
+                f"backend {settings.backend!r} needs a Neo4j URI: set HOLOLOOM_NEO4J_URI (e.g. bolt://localhost:7687)"
+            )
+        return cls(settings.neo4j_uri, user=settings.neo4j_user, password=settings.neo4j_password,
+                   database=settings.neo4j_database, dimension=dimension, vectors=vectors, **options)
+
+    def __repr__(self) -> str:
+        return f"<Neo4jStore {self.display_uri} database={self.database!r}>"
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
+
+    def _error(self, exc: BaseException, action: str) -> HoloLoomError:
+        where = f"Neo4j at {self.display_uri}"
+        detail = self._scrub(str(exc) or type(exc).__name__)
+        if isinstance(exc, neo4j_errors.AuthError):
+            return StoreUnavailableError(f"{where} refused the credentials of user {self.user!r} while {action}")
+        if isinstance(exc, (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired,
+                            neo4j_errors.ConnectionAcquisitionTimeoutError, OSError, asyncio.TimeoutError)):
+            return StoreUnavailableError(
+                f"{where} is unreachable while {action} (retried for {self.retry_seconds:g}s): {detail}"
+            )
+        if isinstance(exc, neo4j_errors.TransientError):
+            return StoreError(f"{where} kept failing transiently while {action}: {detail}")
+        return StoreError(f"{where} failed while {action}: {detail}")
+
+    def _connect(self) -> Any:
+        if self._driver is None:
+            try:
+                self._driver = neo4j.AsyncGraphDatabase.driver(
+                    self.uri,
+                    auth=None if self._password is None else (self.user, self._password),
+                    connection_timeout=self.connection_timeout,
+                    connection_acquisition_timeout=self.connection_timeout * 2,
+                    # Our own retry loop (tenacity) decides how long to keep trying.
+                    max_transaction_retry_time=0.0,
+                    liveness_check_timeout=30.0,
+                    notifications_min_severity="OFF",
+                    user_agent="HoloLoom",
+                )
+            except (neo4j_errors.ConfigurationError, ValueError) as exc:
+                raise ConfigurationError(f"cannot use Neo4j URI {self.display_uri}: {self._scrub(str(exc))}") from exc
+        return self._driver
+
+    async def _transaction(self, work: Callable[[Any], Awaitable[T]], *, write: bool, action: str) -> T:
+        """Run ``work(tx)`` in one transaction, committed on success, retried when transient."""
+        if self._closed:
+            raise StoreClosedError("the Neo4j store is closed")
+        await self._ensure_schema()
+        return await self._raw_transaction(work, write=write, action=action)
+
+    async def _raw_transaction(self, work: Callable[[Any], Awaitable[T]], *, write: bool, action: str) -> T:
+        driver = self._connect()
+
+        async def attempt() -> T:
+            mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+            async with driver.session(database=self.database, default_access_mode=mode,
+                                      bookmark_manager=driver.execute_query_bookmark_manager) as session:
+                tx = await session.begin_transaction()
+                try:
+                    result = await work(tx)
+                    await tx.commit()
+                    return result
+                finally:
+                    if not tx.closed():
+                        with contextlib.suppress(Exception):  # the connection may be gone already
+                            await tx.close()
+
+        try:
+            return await retrying(attempt, retryable=_is_retryable, seconds=self.retry_seconds)
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError, OSError, asyncio.TimeoutError) as exc:
+            raise self._error(exc, action) from exc
+
+    async def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        async with self._lock:
+            if self._schema_ready:
+                return
+            for statement, params in _schema(self.dimension, self.vectors):
+                await self._raw_transaction(lambda tx, s=statement, p=params: _consume(tx, s, p),
+                                            write=True, action="creating the schema")
+
+            async def check(tx: Any) -> None:
+                await (await tx.run("CALL db.awaitIndexes($seconds)", {"seconds": 120})).consume()
+                rows = await (await tx.run("SHOW INDEXES YIELD name, options RETURN name, options")).data()
+                options = {r["name"]: r["options"] for r in rows}
+                wanted = ["hololoom_shard_key", "hololoom_entity_key", "hololoom_shard_time", TEXT_INDEX]
+                for name in wanted + ([VECTOR_INDEX] if self.vectors else []):
+                    if name not in options:
+                        # CREATE ... IF NOT EXISTS is a no-op when an equivalent index has another name.
+                        raise ConfigurationError(
+                            f"Neo4j at {self.display_uri}: index {name} is missing, most likely because an "
+                            "equivalent index or constraint on :Shard/:Entity exists under another name; drop it"
+                        )
+                if self.vectors:
+                    found = options[VECTOR_INDEX]["indexConfig"].get("vector.dimensions")
+                    if found is not None and int(found) != self.dimension:
+                        raise ConfigurationError(
+                            f"Neo4j at {self.display_uri} indexes {found}-d vectors but the embedder makes "
+                            f"{self.dimension}-d ones (drop index {VECTOR_INDEX} or use another database)"
+                        )
+
+            await self._raw_transaction(check, write=False, action="waiting for the indexes")
+            self._schema_ready = True
+
+    async def open(self) -> "Neo4jStore":
+        """Connect and create the schema now (otherwise on first use)."""
+        if self._closed:
+            raise StoreClosedError("the Neo4j store is closed")
+        await self._ensure_schema()
+        return self
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def add(self, records: Sequence[ShardRecord]) -> list[str]:
+        records = check_records(records, self.dimension)
+        if not records:
+            return []
+        for rec in records:
+            validate_namespace(rec.shard.namespace)
+        for start in range(0, len(records), self.max_transaction_records):
+            part = records[start : start + self.max_transaction_records]
+            await self._transaction(lambda tx, p=part: self._write(tx, p), write=True,
+                                    action=f"writing {len(part)} shards")
+            self._forget_sizes({r.shard.namespace for r in part})
+        return [r.shard.id for r in records]
+
+    async def _write(self, tx: Any, records: list[ShardRecord]) -> None:
+        keys = [{"ns": r.shard.namespace, "id": r.shard.id} for r in records]
+        for start in range(0, len(records), 500):
+            part = records[start : start + 500]
+            await _consume(tx, """
+                UNWIND $keys AS key
+                MATCH (:Shard {ns: key.ns, id: key.id})-[old:MENTIONS|ABOUT]->()
+                DELETE old""", {"keys": keys[start : start + 500]})
+            await _consume(tx, """
+                UNWIND $rows AS row
+                MERGE (s:Shard {ns: row.ns, id: row.id})
+                SET s = row""", {"rows": [_shard_props(r, self.vectors) for r in part]})
+            links: dict[str, list[dict[str, str]]] = {rel: [] for rel in REL_TYPES}
+            for r in part:
+                for key, relation in shard_entity_keys(r.shard):
+                    links[relation].append({"ns": r.shard.namespace, "id": r.shard.id, "key": key})
+            for relation, rows in links.items():
+                if rows:
+                    rows.sort(key=lambda row: row["key"])  # a stable lock order makes deadlocks rarer
+                    await _consume(tx, f"""
+                        UNWIND $rows AS row
+                        MATCH (s:Shard {{ns: row.ns, id: row.id}})
+                        MERGE (e:Entity {{ns: row.ns, key: row.key}})
+                        MERGE (s)-[:{REL_TYPES[relation]}]->(e)""", {"rows": rows})
+
+    async def delete(self, ids: Sequence[str], *, namespace: str) -> int:
+        validate_namespace(namespace)
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return 0
+
+        async def work(tx: Any) -> int:
+            total = 0
+            for start in range(0, len(unique), _CHUNK):
+                found = await (await tx.run("""
+                    UNWIND $ids AS id
+                    MATCH (s:Shard {ns: $ns, id: id})
+                    OPTIONAL MATCH (s)-[:MENTIONS|ABOUT]->(e:Entity)
+                    WITH s, collect(e.key) AS keys
+                    DETACH DELETE s
+                    RETURN count(s) AS shards, collect(keys) AS keys""",
+                    {"ids": unique[start : start + _CHUNK], "ns": namespace})).single()
+                total += found["shards"]
+                touched = sorted({k for keys in found["keys"] for k in keys})
+                await _consume(tx, """
+                    UNWIND $keys AS key
+                    MATCH (e:Entity {ns: $ns, key: key})
+                    WHERE NOT EXISTS { (e)<-[:MENTIONS|ABOUT]-() }
+                    DELETE e""", {"keys": touched, "ns": namespace})
+            return total
+
+        deleted = await self._transaction(work, write=True, action=f"deleting shards of namespace {namespace!r}")
+        self._forget_sizes([namespace])
+        return deleted
+
+    async def delete_namespace(self, namespace: str) -> int:
+        validate_namespace(namespace)
+        total = 0
+        while True:  # in bounded transactions, so a huge namespace never needs one huge transaction
+            removed = await self._transaction(lambda tx: _single(tx, """
+                MATCH (s:Shard) WHERE s.ns = $ns AND s.occurred_at IS NOT NULL
+                WITH s LIMIT 2000 DETACH DELETE s RETURN count(*) AS n""", {"ns": namespace}, "n"),
+                write=True, action=f"deleting namespace {namespace!r}")
+            total += removed
+            if removed < 2000:
+                break
+        while await self._transaction(lambda tx: _single(tx, """
+                MATCH (e:Entity) WHERE e.ns = $ns WITH e LIMIT 5000 DETACH DELETE e RETURN count(*) AS n""",
+                {"ns": namespace}, "n"), write=True, action=f"deleting namespace {namespace!r}") == 5000:
+            pass
+        self._forget_sizes([namespace])
+        return total
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def _read_chunks(self, ids: Sequence[str], namespace: str, query: str, action: str) -> list[Any]:
+        validate_namespace(namespace)
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+
+        async def work(tx: Any) -> list[Any]:
+            rows: list[Any] = []
+            for start in range(0, len(unique), _CHUNK):
+                result = await tx.run(query, {"ns": namespace, "ids": unique[start : start + _CHUNK]})
+                rows.extend([r async for r in result])
+            return rows
+
+        return await self._transaction(work, write=False, action=action)
+
+    async def get(self, ids: Sequence[str], *, namespace: str) -> list[MemoryShard]:
+        rows = await self._read_chunks(ids, namespace, f"""
+            MATCH (s:Shard) WHERE s.ns = $ns AND s.id IN $ids RETURN {_SHARD_FIELDS}""", "reading shards")
+        found = {r["id"]: _shard_from_record(r) for r in rows}
+        return [found[i] for i in ids if i in found]
+
+    async def get_vectors(self, ids: Sequence[str], *, namespace: str) -> dict[str, np.ndarray]:
+        if not self.vectors:
+            raise StoreError("this Neo4j store keeps no vectors (the hybrid backend reads them from Qdrant)")
+        rows = await self._read_chunks(ids, namespace, """
+            MATCH (s:Shard) WHERE s.ns = $ns AND s.id IN $ids RETURN s.id AS id, s.embedding AS v""", "reading vectors")
+        return {r["id"]: np.asarray(r["v"], dtype=np.float32) for r in rows if r["v"] is not None}
+
+    async def existing_ids(self, ids: Sequence[str], *, namespace: str) -> set[str]:
+        rows = await self._read_chunks(ids, namespace, """
+            MATCH (s:Shard) WHERE s.ns = $ns AND s.id IN $ids RETURN s.id AS id""", "reading ids")
+        return {r["id"] for r in rows}
+
+    def _forget_sizes(self, namespaces: Iterable[str]) -> None:
+        for ns in [*namespaces, None]:
+            self._sizes.pop(ns, None)
+
+    async def _namespace_size(self, namespace: str | None) -> int:
+        """Shards in a namespace (or in all, for None), cached for a few seconds."""
+        cached = self._sizes.get(namespace)
+        if cached is not None and time.monotonic() - cached[1] < 10.0:
+            return cached[0]
+        size = await self.count(namespace)
+        self._sizes[namespace] = (size, time.monotonic())
+        return size
+
+    async def vector_search(self, vector: np.ndarray, flt: SearchFilter, *, limit: int) -> list[Hit]:
+        if not self.vectors:
+            raise StoreError("this Neo4j store keeps no vectors (the hybrid backend searches them in Qdrant)")
+        query = check_query_vector(vector, self.dimension).astype(np.float64).tolist()
+        if limit <= 0:
+            return []
+        params: dict[str, Any] = {"vector": query, "limit": int(limit)}
+        where = filter_clause("s", flt, params)
+        size = await self._namespace_size(flt.namespace)
+        if size == 0:
+            return []
+        if size > self.exact_search_max:
+            total = max(size, await self._namespace_size(None))
+            # Enough candidates that, spread like the index, about 2x `limit` fall in this namespace.
+            k = max(self.candidates, math.ceil(2 * limit * total / size))
+            if k <= _MAX_CANDIDATES:
+                hits = await self._transaction(lambda tx: _hits(tx, f"""
+                    CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node AS s
+                    WHERE {where}
+                    WITH s, vector.similarity.cosine(s.embedding, $vector) AS score
+                    ORDER BY score DESC, s.id LIMIT $limit
+                    RETURN s.id AS id, score""", {**params, "index": VECTOR_INDEX, "k": k}),
+                    write=False, action="searching vectors")
+                if len(hits) >= limit:
+                    self.search_stats["index"] += 1
+                    return hits
+                self.search_stats["fallback"] += 1
+            else:
+                self.search_stats["fallback"] += 1
+        else:
+            self.search_stats["exact"] += 1
+        return await self._transaction(lambda tx: _hits(tx, f"""
+            MATCH (s:Shard) WHERE {where}
+            WITH s, vector.similarity.cosine(s.embedding, $vector) AS score
+            ORDER BY score DESC, s.id LIMIT $limit
+            RETURN s.id AS id, score""", params), write=False, action="searching vectors")
+
+    async def _total_size(self) -> int:
+        return await self._transaction(lambda tx: _single(tx, "MATCH (s:Shard) RETURN count(s) AS n", {}, "n"),
+                                       write=False, action="counting shards")
+
+    async def keyword_search(self, text: str, flt: SearchFilter, *, limit: int) -> list[Hit]:
+        terms = query_terms(text)
+        if not terms or limit <= 0:
+            return []
+        params: dict[str, Any] = {"index": TEXT_INDEX, "limit": int(limit),
+                                  # Quoted terms: no Lucene syntax from the user's text survives.
+                                  "query": " OR ".join(f'"{t}"' for t in terms)}
+        where = filter_clause("s", flt, params)
+
+        async def work(tx: Any) -> list[Hit]:
+            result = await tx.run(f"""
+                CALL db.index.fulltext.queryNodes($index, $query) YIELD node AS s, score
+                WHERE {where}
+                RETURN s.id AS id, score ORDER BY score DESC, id LIMIT $limit""", params)
+            return [Hit(r["id"], float(r["score"])) async for r in result]
+
+        return await self._transaction(work, write=False, action="searching text")
+
+    async def neighbors(
+        self, ids: Sequence[str], flt: SearchFilter, *, max_degree: int = 64, limit: int = 500
+    ) -> list[Link]:
+        unique = list(dict.fromkeys(ids))
+        if not unique or limit <= 0:
+            return []
+        params: dict[str, Any] = {"ids": unique, "max_degree": int(max_degree), "limit": int(limit)}
+        where = filter_clause("t", flt, params)
+        return await self._links(f"""
+            UNWIND range(0, size($ids) - 1) AS position
+            MATCH (src:Shard {{ns: $ns, id: $ids[position]}})-[r1:MENTIONS|ABOUT]->(e:Entity)
+            WITH position, src, r1, e, COUNT {{ (e)<-[:MENTIONS|ABOUT]-() }} AS degree
+            WHERE degree <= $max_degree
+            MATCH (e)<-[r2:MENTIONS|ABOUT]-(t:Shard)
+            WHERE NOT t.id IN $ids AND {where}
+            RETURN src.id AS source, t.id AS target, e.key AS entity, type(r1) AS r1, type(r2) AS r2, degree
+            ORDER BY degree, position, entity, target LIMIT $limit""", params)
+
+    async def entity_lookup(
+        self, keys: Sequence[str], flt: SearchFilter, *, max_degree: int = 64, limit: int = 200
+    ) -> list[Link]:
+        unique = list(dict.fromkeys(keys))
+        if not unique or limit <= 0:
+            return []
+        params: dict[str, Any] = {"keys": unique, "max_degree": int(max_degree), "limit": int(limit)}
+        where = filter_clause("t", flt, params)
+        return await self._links(f"""
+            UNWIND range(0, size($keys) - 1) AS position
+            MATCH (e:Entity {{ns: $ns, key: $keys[position]}})
+            WITH position, e, COUNT {{ (e)<-[:MENTIONS|ABOUT]-() }} AS degree
+            WHERE degree <= $max_degree
+            MATCH (e)<-[r2:MENTIONS|ABOUT]-(t:Shard)
+            WHERE {where}
+            RETURN e.key AS source, t.id AS target, e.key AS entity, 'query' AS r1, type(r2) AS r2, degree
+            ORDER BY degree, position, target LIMIT $limit""", params)
+
+    async def _links(self, query: str, params: dict[str, Any]) -> list[Link]:
+        async def work(tx: Any) -> list[Link]:
+            result = await tx.run(query, params)
+            return [
+                Link(r["source"], r["target"], r["entity"], _RELATION_OF.get(r["r1"], r["r1"]),
+                     _RELATION_OF[r["r2"]], int(r["degree"]))
+                async for r in result
+            ]
+
+        return await self._transaction(work, write=False, action="walking the graph")
+
+    async def count(self, namespace: str | None = None) -> int:
+        if namespace is None:
+            return await self._total_size()
+        validate_namespace(namespace)
+        return await self._transaction(lambda tx: _single(tx, """
+            MATCH (s:Shard) WHERE s.ns = $ns AND s.occurred_at IS NOT NULL RETURN count(s) AS n""",
+            {"ns": namespace}, "n"), write=False, action="counting shards")
+
+    async def namespaces(self) -> list[str]:
+        async def work(tx: Any) -> list[str]:
+            result = await tx.run("""
+                MATCH (s:Shard) WHERE s.ns IS NOT NULL AND s.occurred_at IS NOT NULL
+                RETURN DISTINCT s.ns AS ns ORDER BY ns""")
+            return [r["ns"] async for r in result]
+
+        return await self._transaction(work, write=False, action="listing namespaces")
+
+    async def health(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        info: dict[str, Any] = {"backend": self.name, "uri": self.display_uri, "database": self.database}
+        if self._closed:
+            return {**info, "ok": False, "error": "closed"}
+        try:
+            driver = self._connect()
+            await asyncio.wait_for(driver.verify_connectivity(), timeout=self.connection_timeout + 1)
+            async with driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
+                result = await session.run("MATCH (s:Shard) RETURN count(s) AS n")
+                total = (await result.single())["n"]
+        except Exception as exc:  # health never raises: it reports
+            return {**info, "ok": False, "error": self._scrub(str(exc) or type(exc).__name__)}
+        return {**info, "ok": True, "shards": total, "latency_ms": (time.perf_counter() - started) * 1000}
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._driver is not None:
+            driver, self._driver = self._driver, None
+            await driver.close()
+
+    async def __aenter__(self) -> "Neo4jStore":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def _consume(tx: Any, query: str, params: dict[str, Any]) -> None:
+    await (await tx.run(query, params)).consume()
+
+
+async def _single(tx: Any, query: str, params: dict[str, Any], field: str) -> Any:
+    record = await (await tx.run(query, params)).single()
+    return record[field] if record is not None else None
+
+
+async def _hits(tx: Any, query: str, params: dict[str, Any]) -> list[Hit]:
+    result = await tx.run(query, params)
+    # vector.similarity.cosine is rescaled to [0, 1] as (1 + cos) / 2; undo that.
+    return [Hit(r["id"], 2.0 * float(r["score"]) - 1.0) async for r in result]

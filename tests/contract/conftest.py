@@ -1,0 +1,105 @@
+"""One MemoryStore contract, every backend, real engines.
+
+``backend`` is parametrized over embedded, neo4j, qdrant and hybrid. Neo4j is a real
+server: one per test session, started by ``tests/neo4j_harness.py`` (Java 17+ and Maven,
+about 15 s), or the server named by ``HOLOLOOM_TEST_NEO4J_URI`` (with
+``HOLOLOOM_TEST_NEO4J_PASSWORD``) if set. Without Java the neo4j and hybrid cases are
+skipped with the reason. Qdrant runs in local mode in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from HoloLoom.memory import EmbeddedStore, MemoryStore
+
+BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
+DIM = 384
+
+
+@dataclass
+class Neo4jTarget:
+    """A Neo4j server the tests may use; ``server`` is set when the harness owns it."""
+
+    uri: str
+    password: str | None
+    server: Any = None
+
+    def wipe(self) -> None:
+        import neo4j
+
+        auth = None if self.password is None else ("neo4j", self.password)
+        with neo4j.GraphDatabase.driver(self.uri, auth=auth) as driver, driver.session() as session:
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+
+
+@pytest.fixture(scope="session")
+def neo4j_target() -> Iterator[Neo4jTarget]:
+    uri = os.environ.get("HOLOLOOM_TEST_NEO4J_URI")
+    if uri:
+        yield Neo4jTarget(uri, os.environ.get("HOLOLOOM_TEST_NEO4J_PASSWORD"))
+        return
+    from tests.neo4j_harness import Neo4jServer, java_available
+
+    ok, why = java_available()
+    if not ok:
+        pytest.skip(f"no Neo4j for the contract tests: {why}")
+    server = Neo4jServer(password="contract-secret")
+    server.start()
+    try:
+        yield Neo4jTarget(server.uri, server.password, server)
+    finally:
+        server.close()
+
+
+@dataclass
+class Backend:
+    """Builds stores of one backend over the same data, as a restarted process would."""
+
+    name: str
+    root: Path
+    neo4j: Neo4jTarget | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def make(self, **options: Any) -> MemoryStore:
+        opts = {**self.options, **options}
+        if self.name == "embedded":
+            return EmbeddedStore(self.root / "embedded", dimension=DIM)
+        if self.name == "qdrant":
+            from HoloLoom.memory.qdrant_store import QdrantStore
+
+            return QdrantStore(path=self.root / "qdrant", dimension=DIM, **opts)
+        from HoloLoom.memory.neo4j_store import Neo4jStore
+
+        assert self.neo4j is not None
+        if self.name == "neo4j":
+            return Neo4jStore(self.neo4j.uri, password=self.neo4j.password, dimension=DIM, **opts)
+        from HoloLoom.memory.hybrid import HybridStore
+        from HoloLoom.memory.qdrant_store import QdrantStore
+
+        graph = Neo4jStore(self.neo4j.uri, password=self.neo4j.password, dimension=DIM, vectors=False, **opts)
+        return HybridStore(graph, QdrantStore(path=self.root / "qdrant", dimension=DIM))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    name = request.param
+    target = None
+    if name in ("neo4j", "hybrid"):
+        target = request.getfixturevalue("neo4j_target")
+        target.wipe()
+    # Short retries: a test that fails should fail in seconds, not hang for the default 30 s.
+    options = {"retry_seconds": 5.0} if name in ("neo4j", "hybrid") else {}
+    return Backend(name, tmp_path, target, options)
+
+
+@pytest.fixture
+async def store(backend: Backend):
+    async with backend.make() as st:
+        yield st

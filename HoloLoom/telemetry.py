@@ -10,7 +10,9 @@ Every number comes from the same start/end events the trace and the terminal UI 
 weave and stage latency, queries by complexity/tool/arm/outcome, errors by stage and
 type, feedback rewards. The store gauges (memory count per namespace, backend health)
 are read from ``loom.stats()`` when ``/metrics`` is scraped (through the loom's event
-loop, so the store is only ever touched from its own loop) or by ``await refresh()``.
+loop, so the store is only ever touched from its own loop), by ``await refresh()``, or
+every few seconds by ``start_refreshing()`` (for ``asgi_app()`` served on the loom's own
+loop, where a scrape cannot wait on the loop).
 
 Metric names (all prefixed ``hololoom_``):
 
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import MissingDependencyError, ValidationError
+from .weaving.events import Stage
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
@@ -115,6 +118,9 @@ class LoomMetrics:
         self.feedback_reward = Histogram("hololoom_feedback_reward", "Feedback rewards (0..1), by tool and arm",
                                          ["tool", "arm"], buckets=UNIT_BUCKETS, registry=r)
         self.registry.register(_StoreCollector(self))
+        self._stage_children: dict[tuple[Any, str], Any] = {}
+        self._query_children: dict[tuple[str, str, str, str], Any] = {}
+        self._weave_children: dict[str, tuple[Any, Any]] = {}
         self._open: dict[str, dict[str, str]] = {}  # weave id -> what its stages have told us so far
         self._looms: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,8 +148,13 @@ class LoomMetrics:
         return detach
 
     def observe(self, event: Any) -> None:
-        """Update the metrics from one LoomEvent (a plain, synchronous subscriber: cheap)."""
-        kind, phase = event.kind, event.phase
+        """Update the metrics from one LoomEvent (a plain, synchronous subscriber: cheap).
+
+        Labelled children are cached in plain dicts: ``labels()`` costs more than the
+        observation itself, and this runs twenty times per weave.
+        """
+        phase = event.phase
+        kind = event.kind
         if kind == "stage":
             if phase != "end":
                 return
@@ -152,15 +163,19 @@ class LoomMetrics:
                 info = self._open[event.weave_id] = {}
             data = event.data
             stage = event.stage
-            if stage.value == "pattern" and "complexity" in data:
+            if stage is Stage.PATTERN and "complexity" in data:
                 info["complexity"] = str(data["complexity"])
-            elif stage.value == "route" and "arm" in data:
+            elif stage is Stage.ROUTE and "arm" in data:
                 info["arm"] = str(data["arm"])
-            elif stage.value == "converge" and "tool" in data:
+            elif stage is Stage.CONVERGE and "tool" in data:
                 info["tool"] = str(data["tool"])
             complexity = info.get("complexity", "unknown")
             if event.duration_ms is not None:
-                self.stage_seconds.labels(stage.value, stage.loom_name, complexity).observe(event.duration_ms / 1000.0)
+                key = (stage, complexity)
+                child = self._stage_children.get(key)
+                if child is None:
+                    child = self._stage_children[key] = self.stage_seconds.labels(stage.value, stage.loom_name, complexity)
+                child.observe(event.duration_ms / 1000.0)
             if event.error:
                 # the stage raised: the weave is over, without a weave "end" event
                 self.errors.labels(stage.value, _error_type(event.error)).inc()
@@ -186,11 +201,19 @@ class LoomMetrics:
             data = event.data
             complexity = str(data.get("complexity", "unknown"))
             outcome = "degraded" if data.get("degraded") else "ok"
-            self.queries.labels(complexity, str(data.get("tool", "none")), str(data.get("arm", "none")), outcome).inc()
+            key = (complexity, str(data.get("tool", "none")), str(data.get("arm", "none")), outcome)
+            counter = self._query_children.get(key)
+            if counter is None:
+                counter = self._query_children[key] = self.queries.labels(*key)
+            counter.inc()
+            children = self._weave_children.get(complexity)
+            if children is None:
+                children = self._weave_children[complexity] = (self.weave_seconds.labels(complexity),
+                                                                self.confidence.labels(complexity))
             if event.duration_ms is not None:
-                self.weave_seconds.labels(complexity).observe(event.duration_ms / 1000.0)
+                children[0].observe(event.duration_ms / 1000.0)
             if data.get("confidence") is not None:
-                self.confidence.labels(complexity).observe(float(data["confidence"]))
+                children[1].observe(float(data["confidence"]))
         elif kind == "feedback":
             data = event.data
             if data.get("reward") is not None:
@@ -225,7 +248,42 @@ class LoomMetrics:
             log.warning("store stats for /metrics failed: %s", exc)
             return self._last_stats
 
+    def start_refreshing(self, interval: float = 15.0) -> "asyncio.Task[None]":
+        """Refresh the store gauges every ``interval`` seconds on the running loop.
+
+        Needed only when ``/metrics`` is served from the loom's own loop (an ASGI app in
+        the same process): that scrape cannot wait on the loop, so it serves the last
+        refreshed values. Cancel the returned task to stop.
+        """
+        if interval <= 0:
+            raise ValidationError("interval must be a positive number of seconds")
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await self.refresh()
+                except Exception as exc:  # keep refreshing: the store may come back
+                    log.warning("store stats refresh failed: %s", exc)
+                await asyncio.sleep(interval)
+
+        return asyncio.get_running_loop().create_task(loop(), name="hololoom-metrics-refresh")
+
     # -- exposition --------------------------------------------------------------------
+
+    def wsgi_app(self) -> Any:
+        """A WSGI app serving these metrics (mount it in your own server)."""
+        from prometheus_client import make_wsgi_app
+
+        return make_wsgi_app(self.registry)
+
+    def asgi_app(self) -> Any:
+        """An ASGI app serving these metrics (e.g. ``app.mount("/metrics", m.asgi_app())``).
+
+        Pair it with :meth:`start_refreshing` for fresh store gauges.
+        """
+        from prometheus_client import make_asgi_app
+
+        return make_asgi_app(self.registry)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus text format (what ``/metrics`` serves)."""

@@ -256,3 +256,34 @@ async def test_a_real_prometheus_scrapes_the_weave_metrics(small_loom: HoloLoom,
             proc.wait(timeout=20)
     finally:
         server.close()
+
+
+async def test_periodic_refresh_and_wsgi_app_for_embedding_in_a_server(small_loom: HoloLoom) -> None:
+    metrics = LoomMetrics()
+    metrics.attach(small_loom)
+    task = metrics.start_refreshing(0.05)
+    try:
+        for _ in range(100):
+            if metrics.registry.get_sample_value("hololoom_backend_up", {"backend": "embedded"}) == 1:
+                break
+            await asyncio.sleep(0.05)
+        count = await small_loom.count()
+        await small_loom.add("Grafana draws what Prometheus scraped from HoloLoom.")
+        for _ in range(100):
+            if metrics.registry.get_sample_value(
+                    "hololoom_memory_shards", {"backend": "embedded", "namespace": "default"}) == count + 1:
+                break
+            await asyncio.sleep(0.05)
+        assert metrics.registry.get_sample_value(
+            "hololoom_memory_shards", {"backend": "embedded", "namespace": "default"}) == count + 1
+    finally:
+        task.cancel()
+    with pytest.raises(ValidationError):
+        metrics.start_refreshing(0)
+
+    await small_loom.weave("Where is Leland?", complexity="LITE")
+    status: list[str] = []
+    body = b"".join(metrics.wsgi_app()({"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "QUERY_STRING": ""},
+                                       lambda st, headers: status.append(st)))
+    assert status[0].startswith("200")
+    assert b'hololoom_weave_duration_seconds_count{complexity="LITE"} 1.0' in body

@@ -184,3 +184,86 @@ def test_stage_board_shows_a_failed_stage() -> None:
     assert rows["pattern"][3:] == ("done", "0.2") and rows["temporal"][3:] == ("failed", "1.5")
     assert rows["route"][3] == "waiting"
     assert "failed: StoreError: [disk] gone" in text  # shown as typed, not read as markup
+
+
+# -- the real thing: the session in a terminal, driven through tmux -------------------------
+
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Tmux:
+    def __init__(self, socket: Path) -> None:
+        self.socket = str(socket)
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, *args], check=True, capture_output=True, text=True,
+                              timeout=20).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-J", "-S", "-", "-t", "hl")
+
+    async def wait_for(self, predicate, what: str, timeout: float = 90.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; screen:\n{self.screen()[-3000:]}")
+
+    async def send(self, line: str, expect: str, what: str) -> str:
+        before = self.screen().count(expect)
+        self("send-keys", "-t", "hl", "-l", line)
+        self("send-keys", "-t", "hl", "Enter")
+        # the command's output, and the prompt back after it
+        return await self.wait_for(lambda t: t.count(expect) > before and t.rstrip().endswith("hololoom>"), what)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_interactive_session_in_a_real_terminal_under_tmux(home: Path, embedder, tmp_path: Path) -> None:
+    from HoloLoom import Document, Settings
+
+    from tests.conftest import CORPUS
+
+    async with HoloLoom(settings=Settings(home=home), embedder=embedder) as loom:
+        await loom.add([Document(text=p["text"], title=p["title"]) for p in CORPUS])
+
+    tmux = _Tmux(tmp_path / "tmux.sock")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TERM": "xterm-256color"}
+    command = f"cd {ROOT} && {sys.executable} -m HoloLoom.terminal_ui --home {home}; echo SESSION-EXITED-$?; sleep 60"
+    subprocess.run(["tmux", "-S", tmux.socket, "-f", "/dev/null", "new-session", "-d", "-s", "hl", "-x", "140",
+                    "-y", "50", command], check=True, env=env, timeout=20)
+    try:
+        await tmux.wait_for(lambda t: "ask a question" in t and t.rstrip().endswith("hololoom>"), "the banner", 120)
+
+        screen = await tmux.send(QUESTION, "Spacetime ", "the first answer")
+        answer = screen[screen.index(QUESTION):]
+        positions = [answer.index(s.loom_name) for s in STAGE_ORDER]
+        assert positions == sorted(positions)
+        assert "9/9 stages" in answer
+        rows = stage_rows(answer)
+        assert [r[2] for r in rows[:9]] == [s.value for s in STAGE_ORDER]
+        assert all(r[3] in ("done", "skipped") and re.fullmatch(r"\d+\.\d", r[4]) for r in rows[:9])
+
+        screen = await tmux.send("history", "History (1)", "history")
+        assert re.search(r"│ 1 │ (LITE|FAST|FULL|RESEARCH)\s+│", screen)
+        screen = await tmux.send("stats", "latency p95", "stats")
+        assert "questions       │ 1" in screen and "mean confidence" in screen
+        screen = await tmux.send("trace", "1. Loom Command (pattern)", "the trace")
+        assert "5. Yarn Graph (crawl)" in screen and "pass 1:" in screen
+        screen = await tmux.send("+", "feedback recorded: useful", "feedback")
+        tmux("send-keys", "-t", "hl", "-l", "quit")
+        tmux("send-keys", "-t", "hl", "Enter")
+        screen = await tmux.wait_for(lambda t: "SESSION-EXITED-" in t, "the session to end")
+        assert "SESSION-EXITED-0" in screen and "bye" in screen
+    finally:
+        subprocess.run(["tmux", "-S", tmux.socket, "kill-server"], capture_output=True, timeout=20)

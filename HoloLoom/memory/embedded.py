@@ -1,10 +1,11 @@
-"""The embedded default store: SQLite (WAL) for records, text index and graph; numpy for vectors.
+"""The embedded default store: SQLite (WAL) for records and graph; numpy for vectors and BM25.
 
 No server: a directory holds ``hololoom.db``. SQLite is the only durable copy, so a
 write is acknowledged when its transaction commits (``synchronous=FULL``), and the
 in-memory vector index is rebuilt from it at open (about a second per million floats
-read; see the note in the foundation issue for figures). FTS5 gives BM25 keyword search
-with no extra dependency. Several processes may share one directory: each notices the
+read; see the note in the foundation issue for figures). Keyword search is BM25 over an
+in-memory inverted index per namespace (:mod:`.lexical_index`), built on first use from
+the stored text: FTS5's ``bm25()`` was 40-150 ms per query at 100k memories. Several processes may share one directory: each notices the
 others' commits (``PRAGMA data_version``) and brings its vector index up to date before
 it searches.
 
@@ -29,6 +30,7 @@ import numpy as np
 from ..errors import ConfigurationError, StoreClosedError, StoreError, ValidationError
 from ..types import MemoryShard, SearchFilter, validate_namespace
 from .base import Hit, Link, ShardRecord, shard_entity_keys
+from .lexical_index import LexicalIndex
 from .vector_index import VectorIndex
 
 __all__ = ["EmbeddedStore"]
@@ -60,22 +62,8 @@ CREATE TABLE IF NOT EXISTS links (
     PRIMARY KEY (row, entity, relation)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS links_entity ON links(namespace, entity, relation, row);
-CREATE VIRTUAL TABLE IF NOT EXISTS shards_fts USING fts5(
-    text, content='shards', content_rowid='row', tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS shards_ai AFTER INSERT ON shards BEGIN
-    INSERT INTO shards_fts(rowid, text) VALUES (new.row, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS shards_ad AFTER DELETE ON shards BEGIN
-    INSERT INTO shards_fts(shards_fts, rowid, text) VALUES ('delete', old.row, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS shards_au AFTER UPDATE OF text ON shards BEGIN
-    INSERT INTO shards_fts(shards_fts, rowid, text) VALUES ('delete', old.row, old.text);
-    INSERT INTO shards_fts(rowid, text) VALUES (new.row, new.text);
-END;
 """
 
-_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 _SHARD_COLUMNS = "row, namespace, id, text, metadata, entities, about, motifs, created_at, occurred_at"
 
@@ -92,19 +80,6 @@ def _shard_from_row(r: tuple) -> MemoryShard:
         created_at=r[8],
         occurred_at=r[9],
     )
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 OR-query of the text's distinct words, each quoted (no FTS syntax leaks in)."""
-    from ..extraction import STOPWORDS
-
-    words = []
-    for w in _FTS_TOKEN.findall(text.casefold()):
-        if w not in STOPWORDS and w not in words:
-            words.append(w)
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in words[:64])
 
 
 class EmbeddedStore:
@@ -126,6 +101,7 @@ class EmbeddedStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hololoom-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._index = VectorIndex(dimension)
+        self._lexical = LexicalIndex()
         self._data_version: int | None = None
         self._closed = False
         self._opened = False
@@ -183,6 +159,7 @@ class EmbeddedStore:
         index = VectorIndex(self.dimension, capacity=max(1024, self._count_all()))
         self._load_rows(index, conn.execute("SELECT row, namespace, occurred_at, vector FROM shards"))
         self._index = index
+        self._lexical.drop()  # rebuilt per namespace on its next keyword search
 
     def _count_all(self) -> int:
         assert self._conn is not None
@@ -256,6 +233,8 @@ class EmbeddedStore:
             conn.execute("ROLLBACK")
             raise
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        for row, rec in zip(rows, records):
+            self._lexical.add(rec.shard.namespace, row, rec.shard.text, rec.shard.occurred_at)
         self._index.upsert(
             np.asarray(rows, dtype=np.int64),
             np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]),
@@ -289,6 +268,8 @@ class EmbeddedStore:
             raise
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         self._index.remove(rows)
+        if namespace is not None:
+            self._lexical.remove(namespace, rows)
         return len(rows)
 
     async def delete_namespace(self, namespace: str) -> int:
@@ -417,29 +398,20 @@ class EmbeddedStore:
         return await self._run(run)
 
     async def keyword_search(self, text: str, flt: SearchFilter, *, limit: int) -> list[Hit]:
-        query = fts_query(text)
-        if query is None or limit <= 0:
+        if limit <= 0 or not text.strip():
             return []
 
         def run() -> list[Hit]:
             conn = self._conn_checked()
-            sql = ["SELECT s.id, -bm25(shards_fts) AS score FROM shards_fts JOIN shards s ON s.row = shards_fts.rowid",
-                   "WHERE shards_fts MATCH ? AND s.namespace = ?"]
-            params: list[Any] = [query, flt.namespace]
-            if flt.since is not None:
-                sql.append("AND s.occurred_at >= ?")
-                params.append(flt.since)
-            if flt.until is not None:
-                sql.append("AND s.occurred_at <= ?")
-                params.append(flt.until)
+            if not self._lexical.has(flt.namespace):
+                self._lexical.build(flt.namespace, conn.execute(
+                    "SELECT row, text, occurred_at FROM shards WHERE namespace = ? ORDER BY row", (flt.namespace,)
+                ).fetchall())
             allowed = self._allowed_rows(conn, flt)
-            if allowed is not None:
-                if len(allowed) == 0:
-                    return []
-                sql.append(f"AND s.row IN ({','.join(str(int(r)) for r in allowed)})")
-            sql.append("ORDER BY score DESC LIMIT ?")
-            params.append(limit)
-            return [Hit(i, float(s)) for i, s in conn.execute(" ".join(sql), params)]
+            rows, scores = self._lexical.search(flt.namespace, text, limit=limit, since=flt.since, until=flt.until,
+                                                allowed=allowed)
+            ids = self._rows_to_ids(conn, rows.tolist())
+            return [Hit(ids[r], float(sc)) for r, sc in zip(rows.tolist(), scores.tolist()) if r in ids]
 
         return await self._run(run)
 

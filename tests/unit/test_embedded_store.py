@@ -162,3 +162,21 @@ async def test_large_namespaces_use_a_coarse_prefix_scan_with_exact_rerank(tmp_p
         assert a.score == pytest.approx(float(query @ records[int(a.id[1:])].vector), abs=1e-5)
     await exact.close()
     await coarse.close()
+
+
+async def test_bm25_statistics_are_per_namespace_and_follow_deletes(tmp_path) -> None:
+    async with EmbeddedStore(tmp_path) as store:
+        await store.add([_record(1, "a", text="zebra stripes"), _record(2, "a", text="zebra zebra"),
+                         _record(3, "b", text="zebra alone")])
+        first = await store.keyword_search("zebra", SearchFilter("a"), limit=5)
+        assert [h.id for h in first] == ["s2", "s1"]
+        await store.delete(["s2"], namespace="a")
+        await store.add([_record(4, "a", text="a zebra appears later")])
+        after = await store.keyword_search("zebra", SearchFilter("a"), limit=5)
+        assert {h.id for h in after} == {"s1", "s4"}
+        assert [h.id for h in await store.keyword_search("zebra", SearchFilter("b"), limit=5)] == ["s3"]
+        # rebuilt from SQLite in a fresh process-like store, the scores are the same
+        other = EmbeddedStore(tmp_path)
+        again = await other.keyword_search("zebra", SearchFilter("a"), limit=5)
+        assert [(h.id, round(h.score, 5)) for h in again] == [(h.id, round(h.score, 5)) for h in after]
+        await other.close()

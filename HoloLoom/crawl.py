@@ -267,13 +267,16 @@ class MultipassCrawler:
                     cand.graph = max(cand.graph, strength)
                     cand.remember_parent(link.source, strength)
                 if plan.vector_expansion:
-                    for parent in beam[:3]:
-                        pvec = vectors.get(parent.id)
-                        if pvec is None:
-                            continue
-                        moved = qvec + pvec
-                        moved /= np.linalg.norm(moved) or 1.0
-                        for h in await self.store.vector_search(moved, flt, limit=plan.vector_expansion):
+                    parents = [p for p in beam[:3] if p.id in vectors]
+                    moved = [qvec + vectors[p.id] for p in parents]
+                    moved = [m / (np.linalg.norm(m) or 1.0) for m in moved]
+                    many = getattr(self.store, "vector_search_many", None)
+                    if many is not None:  # one scan for all the beam's directions
+                        hit_lists = await many(moved, flt, limit=plan.vector_expansion) if moved else []
+                    else:
+                        hit_lists = [await self.store.vector_search(m, flt, limit=plan.vector_expansion) for m in moved]
+                    for parent, hits in zip(parents, hit_lists):
+                        for h in hits:
                             cand, _ = touch(h.id, number, f"vector-neighbour<-{parent.id}")
                             cand.remember_parent(parent.id, 0.0)
             # Fetch what scoring needs for anything new, then rescore everything.

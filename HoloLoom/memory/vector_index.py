@@ -121,10 +121,30 @@ class VectorIndex:
             coarse_candidates: if given, scan the 96-d prefix first and rerank this many
                 candidates exactly (faster, may miss a few true neighbours).
         """
+        return self.search_many(np.asarray(query, dtype=np.float32).reshape(1, -1), namespace=namespace, limit=limit,
+                                since=since, until=until, allowed=allowed, coarse_candidates=coarse_candidates)[0]
+
+    def search_many(
+        self,
+        queries: np.ndarray,
+        *,
+        namespace: str,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+        allowed: np.ndarray | None = None,
+        coarse_candidates: int | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`search` for several queries with one pass over memory (a matrix product).
+
+        The scan is memory-bound, so k queries cost about as much as one.
+        """
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         code = self._ns_codes.get(namespace)
         n = self._size
-        if code is None or n == 0 or limit <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if code is None or n == 0 or limit <= 0 or len(queries) == 0:
+            return [empty for _ in range(len(queries))]
         mask = self._namespaces[:n] == code
         if since is not None:
             mask &= self._times[:n] >= since
@@ -134,21 +154,22 @@ class VectorIndex:
             mask &= np.isin(self._rowids[:n], allowed)
         candidates = np.flatnonzero(mask)
         if len(candidates) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        query = np.asarray(query, dtype=np.float32).reshape(-1)
-        # `scored` holds the slot positions that `scores` refers to, in order.
+            return [empty for _ in range(len(queries))]
+        whole = len(candidates) == n  # every slot qualifies: contiguous scans, no gathers
         if coarse_candidates and len(candidates) > coarse_candidates > limit:
-            q96 = matryoshka(query, self._coarse.shape[1])
-            coarse = self._coarse[:n] @ q96 if len(candidates) == n else self._coarse[candidates] @ q96
-            scored = candidates[np.argpartition(-coarse, coarse_candidates)[:coarse_candidates]]
+            q96 = matryoshka(queries, self._coarse.shape[1])
+            coarse = (self._coarse[:n] if whole else self._coarse[candidates]) @ q96.T
+            shortlists = np.argpartition(-coarse, coarse_candidates, axis=0)[:coarse_candidates].T
+            scored_sets = [candidates[s] for s in shortlists]
+            score_sets = [self._vectors[sc] @ q for sc, q in zip(scored_sets, queries)]
         else:
-            scored = candidates
-        if len(scored) == n:  # every slot qualifies: a contiguous scan, no gather
-            scores = self._vectors[:n] @ query
-        else:
-            scores = self._vectors[scored] @ query
-        k = min(limit, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        positions = scored[top]
-        return self._rowids[positions].copy(), scores[top].astype(np.float32)
+            all_scores = (self._vectors[:n] if whole else self._vectors[candidates]) @ queries.T
+            scored_sets = [candidates] * len(queries)
+            score_sets = [all_scores[:, j] for j in range(len(queries))]
+        results = []
+        for scored, scores in zip(scored_sets, score_sets):
+            k = min(limit, len(scores))
+            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+            top = top[np.argsort(-scores[top], kind="stable")]
+            results.append((self._rowids[scored[top]].copy(), scores[top].astype(np.float32)))
+        return results

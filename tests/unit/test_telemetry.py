@@ -251,6 +251,27 @@ async def test_a_real_prometheus_scrapes_the_weave_metrics(small_loom: HoloLoom,
             assert result[0]["metric"]["job"] == "hololoom"
             shards = await _prom_query(base, "sum(hololoom_memory_shards)")
             assert float(shards[0]["value"][1]) == await small_loom.count()
+
+            # weaves made while Prometheus watches show up in rates and quantiles, as the dashboard asks
+            for q in ("What is the capital of France?", "Who was Haymo of Faversham?", "Where is Wilmington?"):
+                await small_loom.weave(q, complexity="FAST")
+            while time.monotonic() < deadline:
+                result = await _prom_query(base, 'hololoom_weave_duration_seconds_count{complexity="FAST"}')
+                if result and float(result[0]["value"][1]) == 5:
+                    break
+                await asyncio.sleep(0.5)
+            assert float(result[0]["value"][1]) == 5
+            p50 = await _prom_query(base, "histogram_quantile(0.5, sum by (le, complexity) "
+                                          "(increase(hololoom_weave_duration_seconds_bucket[1m])))")
+            assert p50 and 0 < float(p50[0]["value"][1]) < 30
+            # every Grafana panel's query is valid PromQL and finds data
+            dashboard = json.loads((ROOT / "config/grafana/dashboards/hololoom.json").read_text())
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    expr = target["expr"].replace("$__rate_interval", "1m").replace("$__range", "5m")
+                    found = await _prom_query(base, expr)  # raises HTTPError on a PromQL syntax error
+                    if "errors" not in expr and "feedback" not in expr and 'outcome!="ok"' not in expr:
+                        assert found, f"panel {panel['title']!r}: {expr} found nothing"
         finally:
             proc.terminate()
             proc.wait(timeout=20)

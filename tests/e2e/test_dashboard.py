@@ -1,0 +1,168 @@
+"""The Dash dashboard in a real headless Chromium, over weaves the test runs on a small real store.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (scripts/install-system-deps.sh) and selenium;
+skips with the reason when any is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from HoloLoom.dashboard import GRAPHS, create_app, load_records
+from HoloLoom.weaving.events import Stage
+
+CHROMIUM = os.environ.get("HOLOLOOM_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("HOLOLOOM_CHROMEDRIVER", "/usr/bin/chromedriver")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "dashboard.png"
+REFRESH_MS = 2000
+LOOM_NAMES = [s.loom_name for s in Stage]
+
+# Points plotted by each graph, read from the plotly.js graph div itself.
+POINTS_JS = """
+const out = {};
+for (const el of document.querySelectorAll('[id^="graph-"]')) {
+  const plot = el.querySelector('.js-plotly-plot');
+  const data = (plot && plot.data) || [];
+  out[el.id] = data.reduce((n, t) => n + ((t.y || t.values || t.x || []).filter(v => v !== null).length), 0);
+  const notes = (plot && plot.layout && plot.layout.annotations) || [];
+  out[el.id + ':note'] = notes.map(a => a.text).join(' ');
+}
+return out;
+"""
+
+
+def _driver():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip(f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
+                    "run scripts/install-system-deps.sh")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("needs selenium: pip install selenium (in the dev extra)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="hololoom-chromium-")
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    return driver, profile
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    """The dashboard's Flask app on a werkzeug server in a thread, stoppable."""
+
+    def __init__(self, home: Path, refresh_ms: int) -> None:
+        from werkzeug.serving import make_server
+
+        self.port = _free_port()
+        self.server = make_server("127.0.0.1", self.port, create_app(home, refresh_ms=refresh_ms).server, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="dashboard", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.slow
+async def test_dashboard_in_chromium(small_loom, home: Path) -> None:
+    from selenium.common.exceptions import TimeoutException  # noqa: F401  (import checked by _driver)
+
+    driver, profile = _driver()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = None
+    try:
+        queries = [("Who directed Maximum Overdrive?", "LITE"),
+                   ("Where was the film directed by Stephen King shot?", "FAST"),
+                   ("summarize the Recovery of Aristotle", "FULL"),
+                   ("Which scholar lectured in the capital of France during the Recovery of Aristotle?", "RESEARCH"),
+                   ("What is the demon algorithm?", None)]
+        for query, level in queries:
+            await small_loom.weave(query, complexity=level) if level else await small_loom.weave(query)
+        first = load_records(home)
+        assert len(first) == len(queries)
+        await small_loom.feedback(first[1]["id"], useful=True)
+
+        server = _Server(home, REFRESH_MS)
+        driver.get(server.url)
+
+        # Every chart is populated from the weaves above.
+        def populated(d):
+            points = d.execute_script(POINTS_JS)
+            return points if all(points.get(f"graph-{g}", 0) > 0 for g in GRAPHS if g != "routing-posterior") else False
+
+        points = WebDriverWait(driver, 60, poll_frequency=0.25).until(populated)
+        assert points["graph-complexity"] == 4  # four levels, one bar each
+        assert points["graph-latency"] == len(queries)
+        if any(r["routing"].get("posterior") for r in first):
+            assert points["graph-routing-posterior"] > 0
+        else:  # a fixed router records no posteriors: the chart says so instead of staying blank
+            assert "No arm posteriors" in points["graph-routing-posterior:note"]
+        rows = driver.find_elements(By.CSS_SELECTOR, '#recent td[data-dash-column="query"]')
+        assert [r.text for r in rows] == [q for q, _ in reversed(queries)]
+        assert driver.find_element(By.ID, "kpi-0").text == str(len(queries))
+
+        # A weave made after the page loaded shows within two refresh intervals.
+        new_query = "Where is Leland, North Carolina?"
+        await small_loom.weave(new_query)
+        written = time.monotonic()
+        WebDriverWait(driver, 2 * REFRESH_MS / 1000, poll_frequency=0.1).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, '#recent td[data-dash-column="query"]').text == new_query)
+        shown_after = time.monotonic() - written
+        assert driver.find_element(By.ID, "kpi-0").text == str(len(queries) + 1)
+        print(f"\nnew weave shown {shown_after:.2f} s after it was logged (refresh every {REFRESH_MS / 1000:g} s)")
+
+        # Clicking a row opens that weave's trace: stages with loom names, crawl passes, context.
+        target = next(r for r in load_records(home) if r["query"] == queries[3][0])
+        cell = next(c for c in driver.find_elements(By.CSS_SELECTOR, '#recent td[data-dash-column="query"]')
+                    if c.text == target["query"])
+        cell.click()
+        WebDriverWait(driver, 20, poll_frequency=0.2).until(
+            lambda d: target["id"] in d.find_element(By.ID, "trace").text)
+        trace = driver.find_element(By.ID, "trace").text
+        for name in LOOM_NAMES:
+            assert name in trace, name
+        assert "Crawl passes" in trace and "Context" in trace
+        first_item = target["context"][0]
+        assert "; ".join(first_item["paths"]) in trace
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script("const p = document.querySelector('#trace-waterfall .js-plotly-plot');"
+                                       "return p && p.data && p.data[0].y.length") == len(LOOM_NAMES))
+
+        # The screenshot for DASHBOARD_README.md: the whole page, trace included.
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(int(height) + 40, 6000))
+        driver.execute_script("window.scrollTo(0, 0)")
+        time.sleep(1.0)  # plotly re-lays out on resize
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(SCREENSHOT))
+        assert SCREENSHOT.stat().st_size > 50_000
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        if server is not None:
+            server.stop()

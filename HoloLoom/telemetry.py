@@ -14,6 +14,12 @@ loop, so the store is only ever touched from its own loop), by ``await refresh()
 every few seconds by ``start_refreshing()`` (for ``asgi_app()`` served on the loom's own
 loop, where a scrape cannot wait on the loop).
 
+Other processes' weaves (``hololoom ask``, a TUI, an app) reach a standalone metrics
+process through the weave log (``HOLOLOOM_HOME/state/weaves.jsonl``, one Spacetime per
+line): :meth:`LoomMetrics.follow_weave_log` replays each new record as the events it was
+made from, so both routes update the same series. :func:`run_metrics_server` is the
+whole of ``hololoom metrics --port``.
+
 Metric names (all prefixed ``hololoom_``):
 
     weave_duration_seconds{complexity}                histogram
@@ -31,13 +37,16 @@ Metric names (all prefixed ``hololoom_``):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import threading
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import MissingDependencyError, ValidationError
-from .weaving.events import Stage
+from .weaving.events import LoomEvent, Stage
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
@@ -46,7 +55,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("Prometheus metrics", "server") from exc
 
-__all__ = ["DEFAULT_METRICS_PORT", "LoomMetrics", "MetricsServer", "serve_metrics"]
+__all__ = ["DEFAULT_METRICS_PORT", "LoomMetrics", "MetricsServer", "run_metrics_server", "serve_metrics"]
 
 log = logging.getLogger("HoloLoom.telemetry")
 
@@ -125,6 +134,8 @@ class LoomMetrics:
         self._looms: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_stats: dict[str, Any] | None = None
+        self._log_positions: dict[Path, tuple[int, int]] = {}
+        self._log_lock = threading.Lock()
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -219,6 +230,97 @@ class LoomMetrics:
             if data.get("reward") is not None:
                 self.feedback_reward.labels(str(data.get("tool", "none")), str(data.get("arm") or "none")).observe(
                     float(data["reward"]))
+
+    # -- other processes, through the weave log ----------------------------------------
+
+    def observe_record(self, record: dict[str, Any]) -> None:
+        """Count one weave-log record (a Spacetime as JSON) as the events that made it.
+
+        Records carrying ``"kind": "feedback"`` (with reward/tool/arm) count as feedback.
+        """
+        weave_id = str(record.get("id") or record.get("weave_id") or "")
+        if record.get("kind") == "feedback":
+            self.observe(LoomEvent("feedback", "end", weave_id, data=record.get("data") or record))
+            return
+        self.observe(LoomEvent("weave", "start", weave_id, data={"query": record.get("query")}))
+        failed = None
+        for st in record.get("stages") or ():
+            try:
+                stage = Stage(st["stage"])
+            except (KeyError, ValueError):
+                continue
+            event = LoomEvent("stage", "end", weave_id, stage, duration_ms=st.get("duration_ms"),
+                              data=st.get("data") or {}, error=st.get("error"))
+            self.observe(event)
+            if event.error:
+                failed = event
+                break
+        if failed is None:
+            routing = record.get("routing") or {}
+            self.observe(LoomEvent("weave", "end", weave_id, duration_ms=record.get("duration_ms"), data={
+                "complexity": record.get("complexity"), "tool": record.get("tool"),
+                "arm": routing.get("arm", record.get("backend")), "confidence": record.get("confidence"),
+                "degraded": record.get("degraded")}))
+
+    def read_weave_log(self, path: str | Path, *, from_start: bool = False) -> int:
+        """Count the records appended to ``path`` since the last call; returns how many.
+
+        The first call starts at the end of the file unless ``from_start``. A rotated
+        log (smaller than where we were, or a new file) is read from its beginning.
+        Records written by this process are skipped while a loom is attached, since its
+        events were counted already.
+        """
+        path = Path(path)
+        with self._log_lock:
+            state = self._log_positions.get(path)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                self._log_positions[path] = (0, 0)
+                return 0
+            if state is None:
+                state = (stat.st_ino, 0 if from_start else stat.st_size)
+            inode, offset = state
+            if stat.st_ino != inode or stat.st_size < offset:
+                inode, offset = stat.st_ino, 0
+            if stat.st_size == offset:
+                self._log_positions[path] = (inode, offset)
+                return 0
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+            end = chunk.rfind(b"\n") + 1  # a line still being written waits for the next call
+            self._log_positions[path] = (inode, offset + end)
+            own_pid = os.getpid() if self._looms else None
+            count = 0
+            for raw in chunk[:end].splitlines():
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(record, dict):
+                    continue
+                if own_pid is not None and (record.get("process") or {}).get("pid") == own_pid:
+                    continue
+                self.observe_record(record)
+                count += 1
+            return count
+
+    def follow_weave_log(self, path: str | Path, *, interval: float = 1.0, from_start: bool = False) -> "asyncio.Task[None]":
+        """Read new weave-log records every ``interval`` seconds; cancel the task to stop."""
+        if interval <= 0:
+            raise ValidationError("interval must be a positive number of seconds")
+        self.read_weave_log(path, from_start=from_start)
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    self.read_weave_log(path)
+                except Exception as exc:  # a bad read must not end the follower
+                    log.warning("reading the weave log %s failed: %s", path, exc)
+
+        return asyncio.get_running_loop().create_task(loop(), name="hololoom-metrics-follow")
 
     # -- store gauges ------------------------------------------------------------------
 
@@ -346,3 +448,30 @@ def serve_metrics(loom_or_metrics: Any, port: int = DEFAULT_METRICS_PORT, host: 
         detach = metrics.attach(loom_or_metrics)
     server, thread = start_http_server(port, addr=host, registry=metrics.registry)
     return MetricsServer(metrics, server, thread, detach)
+
+
+async def run_metrics_server(loom: Any, *, port: int = DEFAULT_METRICS_PORT, host: str = "127.0.0.1",
+                             follow_log: bool = True, refresh_interval: float = 15.0,
+                             ready: Callable[[MetricsServer], None] | None = None) -> None:
+    """Serve ``/metrics`` for ``loom`` until cancelled: ``hololoom metrics --port`` in one call.
+
+    Counts this process's weaves from the event stream and, with ``follow_log``, every
+    other process's from the loom's weave log; the store gauges come from ``loom.stats()``
+    at each scrape. ``ready(server)`` is called once the endpoint is listening.
+    """
+    metrics = LoomMetrics()
+    detach = metrics.attach(loom)
+    server = serve_metrics(metrics, port, host)
+    tasks = [metrics.start_refreshing(refresh_interval)]
+    weave_log = getattr(getattr(loom, "orchestrator", None), "log", None)
+    if follow_log and weave_log is not None:
+        tasks.append(metrics.follow_weave_log(weave_log.path))
+    try:
+        if ready is not None:
+            ready(server)
+        await asyncio.Event().wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        server.close()
+        detach()

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from HoloLoom import HoloLoom, StoreClosedError, ToolResult, ValidationError
-from HoloLoom.telemetry import DEFAULT_METRICS_PORT, LoomMetrics, serve_metrics
+from HoloLoom.telemetry import DEFAULT_METRICS_PORT, LoomMetrics, run_metrics_server, serve_metrics
 from HoloLoom.weaving import STAGE_ORDER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -308,3 +308,102 @@ async def test_periodic_refresh_and_wsgi_app_for_embedding_in_a_server(small_loo
                                        lambda st, headers: status.append(st)))
     assert status[0].startswith("200")
     assert b'hololoom_weave_duration_seconds_count{complexity="LITE"} 1.0' in body
+
+
+WEAVER = """
+import asyncio, json, sys
+from HoloLoom import HoloLoom, Settings
+
+async def main():
+    async with HoloLoom(settings=Settings(home=sys.argv[1])) as loom:
+        out = []
+        for q, level in (("Who directed Maximum Overdrive?", "FAST"), ("Why did the Recovery of Aristotle matter?", "FULL")):
+            st = await loom.weave(q, complexity=level)
+            out.append({"id": st.id, "tool": st.tool, "complexity": st.complexity.value, "ms": st.duration_ms,
+                        "crawl_ms": st.timings["crawl"], "arm": st.routing.get("arm")})
+        print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+async def test_metrics_server_counts_weaves_other_processes_log(small_loom: HoloLoom, home: Path) -> None:
+    """`hololoom metrics` in one process; weaves made by another reach it through the weave log."""
+    import os
+    import sys
+
+    servers: list = []
+    task = asyncio.create_task(run_metrics_server(small_loom, port=0, ready=servers.append))
+    try:
+        for _ in range(100):
+            if servers:
+                break
+            await asyncio.sleep(0.05)
+        url = servers[0].url
+        mine = await small_loom.weave("Where is Leland?", complexity="LITE")  # counted once, from the events
+
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WEAVER, str(home), cwd=str(ROOT), env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=240)
+        assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
+        theirs = json.loads(out.decode().strip().splitlines()[-1])
+
+        deadline = time.monotonic() + 30
+        while True:
+            s = await scrape(url)
+            done = sum(x.value for x in s.get("hololoom_queries_total", []))
+            if done >= 3 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not small_loom.events.has_subscribers  # detached on cancel
+
+    assert value(s, "hololoom_weave_duration_seconds_count", complexity="LITE") == 1  # not twice
+    assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 1
+    assert value(s, "hololoom_weave_duration_seconds_count", complexity="FULL") == 1
+    assert sum(x.value for x in s["hololoom_queries_total"]) == 3
+    fast, full = theirs
+    assert value(s, "hololoom_weave_duration_seconds_sum", complexity="FAST") == pytest.approx(fast["ms"] / 1000.0)
+    assert value(s, "hololoom_queries_total", complexity="FULL", tool=full["tool"], arm=full["arm"]) == 1
+    assert value(s, "hololoom_stage_duration_seconds_sum", stage="crawl", complexity="FULL") == pytest.approx(
+        full["crawl_ms"] / 1000.0)
+    for stage in STAGE_ORDER:
+        assert value(s, "hololoom_stage_duration_seconds_count", stage=stage.value, complexity="FAST") == 1
+    assert value(s, "hololoom_queries_total", complexity="LITE", tool=mine.tool) == 1
+    assert value(s, "hololoom_memory_shards", namespace="default") == await small_loom.count()
+
+
+def test_weave_log_reading_starts_at_the_end_survives_rotation_and_torn_lines(tmp_path: Path) -> None:
+    path = tmp_path / "weaves.jsonl"
+    record = {"id": "a" * 32, "query": "q", "complexity": "FAST", "tool": "answer", "confidence": 0.5,
+              "duration_ms": 12.0, "degraded": False, "routing": {"arm": "vector"},
+              "stages": [{"stage": s.value, "duration_ms": 1.0, "data": {"complexity": "FAST"} if s.value == "pattern" else {},
+                          "error": None} for s in STAGE_ORDER]}
+    line = json.dumps(record) + "\n"
+    path.write_text(line)
+    metrics = LoomMetrics()
+    get = lambda name, **labels: metrics.registry.get_sample_value(name, labels) or 0  # noqa: E731
+    assert metrics.read_weave_log(path) == 0  # history before we started is not replayed
+    with path.open("a") as fh:
+        fh.write(line + line[:40])  # one whole record and one being written
+    assert metrics.read_weave_log(path) == 1
+    with path.open("a") as fh:
+        fh.write(line[40:])
+    assert metrics.read_weave_log(path) == 1
+    assert get("hololoom_queries_total", complexity="FAST", tool="answer", arm="vector", outcome="ok") == 2
+    assert get("hololoom_stage_duration_seconds_count", stage="crawl", loom_name="Yarn Graph", complexity="FAST") == 2
+    path.rename(tmp_path / "weaves.1.jsonl")  # rotated: the new file is read from its start
+    path.write_text(line.replace('"degraded": false', '"degraded": true'))
+    assert metrics.read_weave_log(path) == 1
+    assert get("hololoom_queries_total", complexity="FAST", tool="answer", arm="vector", outcome="degraded") == 1
+    with path.open("a") as fh:
+        fh.write("not json\n" + json.dumps({"kind": "feedback", "id": "a" * 32, "reward": 1.0, "tool": "answer"}) + "\n")
+    assert metrics.read_weave_log(path) == 1
+    assert get("hololoom_feedback_reward_count", tool="answer", arm="none") == 1
+    fresh = LoomMetrics()
+    assert fresh.read_weave_log(path, from_start=True) == 2

@@ -385,7 +385,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", help="data directory (default: HOLOLOOM_HOME)")
     parser.add_argument("--namespace", help="namespace (tenant) to read")
     parser.add_argument("--complexity", help="LITE, FAST, FULL or RESEARCH (default: detect per question)")
+    parser.add_argument("--metrics-port", type=int, help="also serve Prometheus /metrics on 127.0.0.1:PORT")
     args = parser.parse_args(argv)
+    try:
+        complexity = Complexity.parse(args.complexity) if args.complexity else None
+    except HoloLoomError as exc:
+        parser.error(str(exc))
 
     async def session() -> None:
         from .config import Settings
@@ -393,9 +398,22 @@ def main(argv: list[str] | None = None) -> None:
 
         settings = Settings.from_env()
         async with HoloLoom(args.home, namespace=args.namespace, settings=settings) as loom:
-            await TerminalUI(loom, complexity=args.complexity).run_session()
+            server = None
+            if args.metrics_port is not None:
+                from .telemetry import serve_metrics
 
-    asyncio.run(session())
+                server = serve_metrics(loom, args.metrics_port)
+            try:
+                await TerminalUI(loom, complexity=complexity).run_session()
+            finally:
+                if server is not None:
+                    server.close()
+
+    try:
+        asyncio.run(session())
+    except HoloLoomError as exc:
+        Console(stderr=True).print(Text(f"error: {exc}", style="bold red"))
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

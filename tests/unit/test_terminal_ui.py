@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -188,14 +197,6 @@ def test_stage_board_shows_a_failed_stage() -> None:
 
 # -- the real thing: the session in a terminal, driven through tmux -------------------------
 
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -239,7 +240,11 @@ async def test_interactive_session_in_a_real_terminal_under_tmux(home: Path, emb
 
     tmux = _Tmux(tmp_path / "tmux.sock")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TERM": "xterm-256color"}
-    command = f"cd {ROOT} && {sys.executable} -m HoloLoom.terminal_ui --home {home}; echo SESSION-EXITED-$?; sleep 60"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        metrics_port = sock.getsockname()[1]
+    command = (f"cd {ROOT} && {sys.executable} -m HoloLoom.terminal_ui --home {home} --metrics-port {metrics_port};"
+               " echo SESSION-EXITED-$?; sleep 60")
     subprocess.run(["tmux", "-S", tmux.socket, "-f", "/dev/null", "new-session", "-d", "-s", "hl", "-x", "140",
                     "-y", "50", command], check=True, env=env, timeout=20)
     try:
@@ -254,6 +259,12 @@ async def test_interactive_session_in_a_real_terminal_under_tmux(home: Path, emb
         assert [r[2] for r in rows[:9]] == [s.value for s in STAGE_ORDER]
         assert all(r[3] in ("done", "skipped") and re.fullmatch(r"\d+\.\d", r[4]) for r in rows[:9])
 
+        # the same session's weaves, on its Prometheus endpoint
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(
+            f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode())
+        counts = [line for line in body.splitlines() if line.startswith("hololoom_weave_duration_seconds_count")]
+        assert len(counts) == 1 and counts[0].endswith(" 1.0"), counts
+
         screen = await tmux.send("history", "History (1)", "history")
         assert re.search(r"│ 1 │ (LITE|FAST|FULL|RESEARCH)\s+│", screen)
         screen = await tmux.send("stats", "latency p95", "stats")
@@ -261,6 +272,13 @@ async def test_interactive_session_in_a_real_terminal_under_tmux(home: Path, emb
         screen = await tmux.send("trace", "1. Loom Command (pattern)", "the trace")
         assert "5. Yarn Graph (crawl)" in screen and "pass 1:" in screen
         screen = await tmux.send("+", "feedback recorded: useful", "feedback")
+        tmux("send-keys", "-t", "hl", "-l", "clear")
+        tmux("send-keys", "-t", "hl", "Enter")
+        visible = lambda: tmux("capture-pane", "-p", "-t", "hl").strip()  # noqa: E731
+        deadline = time.monotonic() + 20
+        while visible() != "hololoom>" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert visible() == "hololoom>", visible()
         tmux("send-keys", "-t", "hl", "-l", "quit")
         tmux("send-keys", "-t", "hl", "Enter")
         screen = await tmux.wait_for(lambda t: "SESSION-EXITED-" in t, "the session to end")

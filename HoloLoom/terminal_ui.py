@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Union
 
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -192,9 +193,19 @@ class TerminalUI:
         finally:
             if not self.console.is_terminal:
                 self.console.line()  # off a terminal, a live display ends without its newline
-        self.console.print(spacetime)
         self.history.append(spacetime)
+        self._print_safely(spacetime, lambda: Text.assemble(
+            (f"Spacetime {spacetime.id[:12]}", "bold"), f"  {spacetime.complexity.value}  tool {spacetime.tool}  "
+            f"confidence {spacetime.confidence:.2f}  {spacetime.duration_ms:.0f} ms\n", spacetime.response or "(no response)"))
         return spacetime
+
+    def _print_safely(self, renderable: Any, fallback: Callable[[], Any]) -> None:
+        # A question may contain text that reads as Rich markup ("[/x]"); drawing it must
+        # not end the session, so fall back to plain text.
+        try:
+            self.console.print(renderable)
+        except MarkupError:
+            self.console.print(fallback())
 
     # -- the session -------------------------------------------------------------------
 
@@ -327,7 +338,9 @@ class TerminalUI:
         if number is not None and not 1 <= number <= len(self.history):
             self.console.print(Text(f"no question #{number}; history has 1..{len(self.history)}", style="red"))
             return
-        self.console.print(render_trace_tree(self.history[(number or len(self.history)) - 1]))
+        spacetime = self.history[(number or len(self.history)) - 1]
+        self._print_safely(render_trace_tree(spacetime), lambda: Text("\n".join(
+            f"{r.stage.number}. {r.stage.loom_name} ({r.stage.value}) {r.duration_ms:.1f} ms" for r in spacetime.stages)))
 
     async def _feedback(self, useful: bool) -> None:
         if not self.history:

@@ -157,7 +157,8 @@ async def test_scripted_session_question_history_stats_trace_feedback_quit(small
 async def test_level_menu_errors_and_end_of_input(small_loom: HoloLoom) -> None:
     console = recording_console()
     ui = TerminalUI(small_loom, console)
-    lines = iter(["+", "trace", "stats", "level", "level 1", "level nonsense", "trace 5", "x" * 10_001, "level auto"])
+    lines = iter(["+", "trace", "stats", "level", "level 1", "level nonsense", "trace 5", "x" * 10_001, "level auto",
+                  "Where is [/x] Leland?", "trace", "history"])
 
     async def typed(prompt: str) -> str:
         try:
@@ -175,6 +176,10 @@ async def test_level_menu_errors_and_end_of_input(small_loom: HoloLoom) -> None:
     assert "unknown complexity 'nonsense'" in text
     assert "error: query has 10,001 characters" in text  # a refused question is shown, the session goes on
     assert "level: auto" in text and ui.complexity is None
+    # a question that reads as Rich markup is drawn as plain text; the session goes on
+    assert len(ui.history) == 1 and ui.history[0].query == "Where is [/x] Leland?"
+    assert f"Spacetime {ui.history[0].id[:12]}" in text and "1. Loom Command (pattern)" in text
+    assert "│ Where is [/x] Leland?" in text  # history shows it as typed
     assert text.rstrip().endswith("bye")
 
 

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from .errors import MissingDependencyError
 from .weaving.weave_log import WeaveLog
@@ -115,17 +116,20 @@ def load_feedback(home: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return events
 
 
-def _signature(home: Path) -> list[Any]:
-    """What changes when anything the dashboard reads changes (size and mtime of each file)."""
-    out: list[Any] = []
+def _signature(home: Path) -> str:
+    """What changes when anything the dashboard reads changes (size and mtime of each file).
+
+    A string: it round-trips through the browser, where integers past 2**53 (nanosecond mtimes) would not.
+    """
+    out: list[str] = []
     log = weave_log_path(home)
     for path in (log, log.with_suffix(".1.jsonl"), home / "state" / "tool_bandit.json", *_feedback_files(home)):
         try:
             st = path.stat()
-            out.append([st.st_size, st.st_mtime_ns])
+            out.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
-            out.append(None)
-    return out
+            out.append("-")
+    return "|".join(out)
 
 
 # -- shaping ---------------------------------------------------------------------------
@@ -328,7 +332,7 @@ def _time_bins(times: Sequence[float], bins: int) -> tuple[list[float], list[int
 
 
 def summarize(records: Sequence[Mapping[str, Any] | WeaveRow], *, tool_state: Mapping[str, Any] | None = None,
-              feedback: Sequence[Mapping[str, Any]] = (), table_rows: int = 200) -> dict[str, Any]:
+              feedback: Sequence[Mapping[str, Any]] = (), table_rows: int = 100) -> dict[str, Any]:
     """Everything the dashboard shows, as plain data (JSON-ready), from weave records oldest first.
 
     Args:
@@ -594,6 +598,23 @@ def _kpi_cards(html: Any, k: Mapping[str, Any]) -> list[Any]:
                       html.Div(sub, className="kpi-sub")], className="kpi") for i, (label, value, sub) in enumerate(cards)]
 
 
+def _recent_table(html: Any, dcc: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The newest weaves; a query links to ``?weave=ID``, which opens its trace (and can be bookmarked)."""
+    if not rows:
+        return html.Div("No weaves yet.", className="hint")
+    header = ["time", "query", "level", "arm", "query type", "tool", "confidence", "ms", "status", "feedback"]
+    body = []
+    for r in rows:
+        href = f"?weave={r['id']}"
+        body.append(html.Tr([
+            html.Td(dcc.Link(r["time"], href=href)), html.Td(dcc.Link(r["query"], href=href), className="q"),
+            html.Td(r["level"]), html.Td(r["arm"]), html.Td(r["query_type"]), html.Td(r["tool"]),
+            html.Td(f"{r['confidence']:.2f}"), html.Td(f"{r['ms']:g}"),
+            html.Td(r["status"], className=f"st-{r['status']}"), html.Td(_fmt(r["feedback"] if r["feedback"] != "" else None, "{:g}", "")),
+        ], id=f"row-{r['id']}"))
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)], className="plain recent-table")
+
+
 def _html_table(html: Any, header: Sequence[str], rows: Sequence[Sequence[Any]], class_name: str = "") -> Any:
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])),
                        html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows])], className=f"plain {class_name}")
@@ -669,6 +690,9 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;back
 .card h2{font-size:13px;margin:2px 6px 4px;color:#333}.hint{color:#777;font-size:13px;padding:8px}
 .banner{background:#FFF6DB;border:1px solid #F2D27A;border-radius:6px;padding:8px 12px;margin-bottom:10px;font-size:13px}
 table.plain{border-collapse:collapse;font-size:12px;width:100%}table.plain td,table.plain th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left;vertical-align:top}
+.recent{max-height:430px;overflow-y:auto}.recent-table td.q{max-width:520px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.recent-table a{color:#1F4E8C;text-decoration:none}.recent-table a:hover{text-decoration:underline}.recent-table thead th{position:sticky;top:0;background:#F3F4F7}
+.st-ok{color:#2E7D32;font-weight:600}.st-degraded{color:#B26A00;font-weight:600}.st-error{color:#B00020;font-weight:600}
 .warn{color:#9a6a00;font-size:12px}.err{color:#B00020;font-size:12px}blockquote{margin:8px 0;padding:6px 10px;background:#F7F7FA;border-left:3px solid #4C78A8}
 @media(max-width:1100px){.grid{grid-template-columns:1fr}}
 """
@@ -686,7 +710,7 @@ def create_app(home: str | os.PathLike[str] | None = None, *, refresh_ms: int = 
         MissingDependencyError: the ``dashboard`` extra is not installed.
     """
     dash = _import_dash()
-    from dash import Input, Output, State, dash_table, dcc, html, no_update
+    from dash import Input, Output, State, dcc, html, no_update
 
     if home is None:
         from .config import Settings
@@ -698,9 +722,8 @@ def create_app(home: str | os.PathLike[str] | None = None, *, refresh_ms: int = 
 
     app = dash.Dash(__name__, title="HoloLoom dashboard", update_title=None, serve_locally=True)
     app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + _CSS + "</style>")
-    columns = [{"name": c, "id": c} for c in ("time", "query", "level", "arm", "query_type", "tool", "confidence", "ms",
-                                              "status", "feedback")]
     app.layout = html.Div([
+        dcc.Location(id="url", refresh=False),
         html.Div([html.H1("HoloLoom"), html.Div(f"{home} · last {n} weaves · refreshed every {refresh_ms / 1000:g} s",
                                                 className="sub"), html.Div(id="updated", className="sub")], className="top"),
         html.Div([
@@ -708,23 +731,18 @@ def create_app(home: str | os.PathLike[str] | None = None, *, refresh_ms: int = 
             html.Div(id="kpis", className="kpis"),
             html.Div([html.Div([html.H2(title), dcc.Graph(id=f"graph-{gid}", config={"displayModeBar": False})],
                                className="card") for gid, title in GRAPHS.items()], className="grid"),
-            html.Div([html.H2("Recent queries (click a row for its trace)"), dash_table.DataTable(
-                id="recent", columns=columns, data=[], page_size=12, sort_action="native", filter_action="native",
-                style_cell={"fontSize": 12, "textAlign": "left", "maxWidth": 420, "overflow": "hidden",
-                            "textOverflow": "ellipsis", "fontFamily": "inherit"},
-                style_header={"fontWeight": "600", "backgroundColor": "#F3F4F7"},
-                style_data_conditional=[{"if": {"filter_query": f'{{status}} = "{st}"', "column_id": "status"},
-                                         "color": col, "fontWeight": "600"} for st, col in _STATUS_COLORS.items()],
-                tooltip_duration=None)], className="card", style={"marginTop": "10px"}),
+            html.Div([html.H2("Recent queries, newest first (click one for its trace)"),
+                      html.Div(id="recent", className="recent")], className="card", style={"marginTop": "10px"}),
             html.Div([html.H2("Trace"), html.Div(trace_view(None), id="trace")], className="card", style={"marginTop": "10px"}),
         ], className="wrap"),
         dcc.Store(id="signature"),
+        dcc.Store(id="trace-shown"),
         dcc.Interval(id="tick", interval=refresh_ms, n_intervals=0),
     ])
 
     graph_outputs = [Output(f"graph-{gid}", "figure") for gid in GRAPHS]
 
-    @app.callback(*graph_outputs, Output("kpis", "children"), Output("recent", "data"), Output("banner", "children"),
+    @app.callback(*graph_outputs, Output("kpis", "children"), Output("recent", "children"), Output("banner", "children"),
                   Output("updated", "children"), Output("signature", "data"),
                   Input("tick", "n_intervals"), State("signature", "data"))
     def _refresh(_n: int, seen: Any) -> tuple[Any, ...]:
@@ -734,14 +752,23 @@ def create_app(home: str | os.PathLike[str] | None = None, *, refresh_ms: int = 
             return (*[no_update] * len(GRAPHS), no_update, no_update, no_update, stamp, no_update)
         summary, figs = refresh(home, n, cache=cache)
         banner = "" if summary["count"] else html.Div(EMPTY_HINT.format(path=log_path), className="banner")
-        return (*[figs[gid] for gid in GRAPHS], _kpi_cards(html, summary["kpis"]), summary["table"], banner, stamp, sig)
+        return (*[figs[gid] for gid in GRAPHS], _kpi_cards(html, summary["kpis"]),
+                _recent_table(html, dcc, summary["table"]), banner, stamp, sig)
 
-    @app.callback(Output("trace", "children"), Input("recent", "active_cell"), prevent_initial_call=True)
-    def _trace(cell: Mapping[str, Any] | None) -> Any:
-        if not cell or not cell.get("row_id"):
-            return no_update
-        return trace_view(WeaveLog(log_path).find(str(cell["row_id"])))
+    @app.callback(Output("trace", "children"), Input("url", "search"))
+    def _trace(search: str | None) -> Any:
+        weave_id = parse_qs((search or "").lstrip("?")).get("weave", [""])[0]
+        if not weave_id:
+            return trace_view(None)
+        record = WeaveLog(log_path).find(weave_id)
+        if record is None:
+            return html.Div(f"No weave {weave_id} in {log_path} (it may have rotated out).", className="hint")
+        return trace_view(record)
 
+    app.clientside_callback(  # bring an opened trace into view
+        "function(_c){ if (window.location.search.indexOf('weave=') >= 0) {"
+        " document.getElementById('trace').scrollIntoView({block: 'start'}); } return null; }",
+        Output("trace-shown", "data"), Input("trace", "children"), prevent_initial_call=True)
     return app
 
 

@@ -38,6 +38,8 @@ for (const el of document.querySelectorAll('[id^="graph-"]')) {
 return out;
 """
 
+QUERIES_JS = "return Array.from(document.querySelectorAll('#recent td.q')).map(e => e.textContent)"
+
 
 def _driver():
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
@@ -58,6 +60,25 @@ def _driver():
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     return driver, profile
+
+
+def _text(driver, element_id: str) -> str:
+    """An element's rendered text, read in one call (the page re-renders parts of itself on refresh)."""
+    return driver.execute_script(f"const e = document.getElementById('{element_id}'); return e ? e.innerText : ''")
+
+
+def _click(driver, css: str) -> None:
+    """Click, trying again if a refresh replaced the element between finding and clicking it."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def attempt(d):
+        d.find_element(By.CSS_SELECTOR, css).click()
+        return True
+
+    WebDriverWait(driver, 10, poll_frequency=0.2,
+                  ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(attempt)
 
 
 def _free_port() -> int:
@@ -88,8 +109,6 @@ class _Server:
 
 @pytest.mark.slow
 async def test_dashboard_in_chromium(small_loom, home: Path) -> None:
-    from selenium.common.exceptions import TimeoutException  # noqa: F401  (import checked by _driver)
-
     driver, profile = _driver()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -122,28 +141,26 @@ async def test_dashboard_in_chromium(small_loom, home: Path) -> None:
             assert points["graph-routing-posterior"] > 0
         else:  # a fixed router records no posteriors: the chart says so instead of staying blank
             assert "No arm posteriors" in points["graph-routing-posterior:note"]
-        rows = driver.find_elements(By.CSS_SELECTOR, '#recent td[data-dash-column="query"]')
-        assert [r.text for r in rows] == [q for q, _ in reversed(queries)]
-        assert driver.find_element(By.ID, "kpi-0").text == str(len(queries))
+        assert driver.execute_script(QUERIES_JS) == [q for q, _ in reversed(queries)]
+        assert _text(driver, "kpi-0") == str(len(queries))
 
         # A weave made after the page loaded shows within two refresh intervals.
         new_query = "Where is Leland, North Carolina?"
         await small_loom.weave(new_query)
         written = time.monotonic()
         WebDriverWait(driver, 2 * REFRESH_MS / 1000, poll_frequency=0.1).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, '#recent td[data-dash-column="query"]').text == new_query)
+            lambda d: (d.execute_script(QUERIES_JS) or [None])[0] == new_query)
         shown_after = time.monotonic() - written
-        assert driver.find_element(By.ID, "kpi-0").text == str(len(queries) + 1)
+        assert _text(driver, "kpi-0") == str(len(queries) + 1)
         print(f"\nnew weave shown {shown_after:.2f} s after it was logged (refresh every {REFRESH_MS / 1000:g} s)")
 
         # Clicking a row opens that weave's trace: stages with loom names, crawl passes, context.
         target = next(r for r in load_records(home) if r["query"] == queries[3][0])
-        cell = next(c for c in driver.find_elements(By.CSS_SELECTOR, '#recent td[data-dash-column="query"]')
-                    if c.text == target["query"])
-        cell.click()
+        _click(driver, f'#row-{target["id"]} td.q a')
         WebDriverWait(driver, 20, poll_frequency=0.2).until(
-            lambda d: target["id"] in d.find_element(By.ID, "trace").text)
-        trace = driver.find_element(By.ID, "trace").text
+            lambda d: target["id"] in _text(d, "trace"))
+        assert driver.current_url.endswith(f"?weave={target['id']}")  # a trace has its own address
+        trace = _text(driver, "trace")
         for name in LOOM_NAMES:
             assert name in trace, name
         assert "Crawl passes" in trace and "Context" in trace
@@ -154,13 +171,21 @@ async def test_dashboard_in_chromium(small_loom, home: Path) -> None:
                                        "return p && p.data && p.data[0].y.length") == len(LOOM_NAMES))
 
         # The screenshot for DASHBOARD_README.md: the whole page, trace included.
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1400, min(int(height) + 40, 6000))
+        for _ in range(3):  # resizing re-lays the page out, which may change its height
+            height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+            if height <= driver.execute_script("return window.innerHeight"):
+                break
+            driver.set_window_size(1400, min(height + 140, 6000))
+            time.sleep(1.0)  # plotly re-lays out on resize
         driver.execute_script("window.scrollTo(0, 0)")
-        time.sleep(1.0)  # plotly re-lays out on resize
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(SCREENSHOT))
         assert SCREENSHOT.stat().st_size > 50_000
+
+        # The trace's address opens it directly.
+        driver.get(server.url + f"?weave={first[0]['id']}")
+        WebDriverWait(driver, 30, poll_frequency=0.2).until(
+            lambda d: first[0]["query"] in _text(d, "trace") and "Loom Command" in _text(d, "trace"))
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)

@@ -173,7 +173,7 @@ async def test_refresh_time_over_1000_records(woven: list[dict], tmp_path: Path)
 
     cache = RecordCache(weave_log_path(home))
     summary, figs = refresh(home, cache=cache)
-    assert summary["count"] == 1000 and len(summary["table"]) == 200
+    assert summary["count"] == 1000 and len(summary["table"]) == 100
     assert sum(sum(v) for v in summary["arms_time"]["arms"].values()) == 1000
     assert all(figs[g]["data"] for g in GRAPHS if g not in ("routing-posterior", "tool-posterior"))
     cold = median_ms(lambda: refresh(home), 3)

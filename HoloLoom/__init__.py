@@ -27,6 +27,18 @@ from .extraction import EntityExtractor, RuleBasedExtractor
 from .ingest import AddResult
 from .loom import HoloLoom
 from .memory import EmbeddedStore, Hit, Link, MemoryStore, ShardRecord
+from .routing import (
+    ABTestRouter,
+    LearnedRouter,
+    LearnedWeaveRouter,
+    MetricsCollector,
+    RoutingDecision,
+    RoutingOrchestrator,
+    ThompsonBandit,
+    classify_query_type,
+    implicit_reward,
+    rule_based_routing,
+)
 from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
 from .weaving import (
     EventBus,
@@ -43,7 +55,9 @@ from .weaving import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ABTestRouter",
     "AddResult",
+    "classify_query_type",
     "Complexity",
     "ConfigurationError",
     "CrawlPlan",
@@ -60,16 +74,20 @@ __all__ = [
     "Hit",
     "HoloLoom",
     "HoloLoomError",
+    "implicit_reward",
     "InvalidComplexityError",
     "InvalidFeedbackError",
     "InvalidNamespaceError",
     "InvalidQueryError",
+    "LearnedRouter",
+    "LearnedWeaveRouter",
     "Link",
     "LoomEvent",
     "matryoshka",
     "MATRYOSHKA_SCALES",
     "MemoryShard",
     "MemoryStore",
+    "MetricsCollector",
     "MissingDependencyError",
     "MultipassCrawler",
     "NotFoundError",
@@ -77,6 +95,9 @@ __all__ = [
     "PassReport",
     "PassSpec",
     "PatternCard",
+    "RoutingDecision",
+    "RoutingOrchestrator",
+    "rule_based_routing",
     "RuleBasedExtractor",
     "ScoredShard",
     "SearchFilter",
@@ -88,6 +109,7 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "StoreUnavailableError",
+    "ThompsonBandit",
     "ToolContext",
     "ToolError",
     "ToolResult",

@@ -275,6 +275,83 @@ def bench_latency(
     run_and_report(memories, json_path=json_path, repeats=repeats)
 
 
+@bench_app.command("routing")
+def bench_routing(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+    data: Path = typer.Option(Path(DEFAULT_DATA), help="HotpotQA-format directory for the real-data part."),
+    rounds: int = typer.Option(5, help="Shuffled rounds over the questions."),
+    no_hotpotqa: bool = typer.Option(False, "--no-hotpotqa", help="Only the simulation and the overhead."),
+) -> None:
+    """Learned routing: simulation vs rule-based and random, HotpotQA vs fixed arms, overhead."""
+    from .bench.routing import run_and_report
+
+    run_and_report(json_path, data, rounds=rounds, skip_hotpotqa=no_hotpotqa)
+
+
+@bench_app.command("backends")
+def bench_backends(
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Shards per backend."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+    backend: Optional[list[str]] = typer.Option(None, "--backend", "-b", help="Only these (repeatable)."),
+) -> None:
+    """Add throughput, search and neighbour latency on every backend."""
+    from .bench.backends import BACKENDS, run_and_report
+
+    run_and_report(memories, json_path=json_path, backends=backend or BACKENDS)
+
+
+@app.command()
+def tui(
+    home: Optional[Path] = HomeOpt,
+    namespace: Optional[str] = NamespaceOpt,
+    complexity: Optional[str] = typer.Option(None, "--complexity", "-c", help="Start at this level."),
+    metrics_port: Optional[int] = typer.Option(None, help="Also serve Prometheus /metrics on this port."),
+) -> None:
+    """The interactive terminal UI: live stages, history, stats, trace, +/- feedback."""
+    from .terminal_ui import main as tui_main
+
+    argv = []
+    for flag, value in (("--home", home), ("--namespace", namespace), ("--complexity", complexity),
+                        ("--metrics-port", metrics_port)):
+        if value is not None:
+            argv += [flag, str(value)]
+    tui_main(argv)
+
+
+@app.command()
+def metrics(
+    port: int = typer.Option(9464, help="Port of the /metrics endpoint."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (keep it local unless you mean it)."),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Serve Prometheus metrics for this home: weaves of every process (from the weave log), store gauges."""
+    from .telemetry import run_metrics_server
+
+    async def go() -> None:
+        async with _loom(home, None) as loom:
+            await run_metrics_server(
+                loom, port=port, host=host,
+                ready=lambda server: console.print(f"serving /metrics on http://{host}:{server.port}/metrics"),
+            )
+
+    _run(go)
+
+
+@app.command()
+def dashboard(
+    port: int = typer.Option(8050, help="Port of the dashboard."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """The Dash dashboard over what HoloLoom processes record under HOLOLOOM_HOME."""
+    try:
+        from .dashboard import start_dashboard
+    except ImportError as exc:
+        err_console.print(f"[bold red]error:[/] the dashboard needs the 'dashboard' extra: pip install 'HoloLoom[dashboard]' ({exc})")
+        raise typer.Exit(EXIT_USAGE) from None
+    start_dashboard(port=port, host=host, home=home)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -16,9 +16,12 @@ from platformdirs import user_data_dir
 from .errors import ConfigurationError
 from .types import validate_namespace
 
-__all__ = ["BACKENDS", "Settings", "default_home"]
+__all__ = ["BACKENDS", "ROUTINGS", "Settings", "default_home"]
 
 BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
+#: "learned": stage 3 asks the Thompson-sampling RoutingOrchestrator; "fixed": the one
+#: configured store with each level's own plan (reproducible; the quality benchmark uses it).
+ROUTINGS = ("learned", "fixed")
 
 
 def default_home() -> Path:
@@ -49,6 +52,7 @@ class Settings:
     qdrant_api_key: str | None = None
     qdrant_collection: str = "hololoom_shards"
     seed: int | None = None
+    routing: str = "learned"
 
     def __post_init__(self) -> None:
         home = self.home if self.home is not None else default_home()
@@ -58,6 +62,8 @@ class Settings:
                 f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}"
             )
         validate_namespace(self.namespace)
+        if self.routing not in ROUTINGS:
+            raise ConfigurationError(f"unknown routing {self.routing!r}: use one of {', '.join(ROUTINGS)}")
         for name in ("embed_batch_size", "chunk_chars", "max_text_chars"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be positive")

@@ -108,10 +108,20 @@ class HoloLoom:
     def orchestrator(self) -> Any:
         """The WeavingOrchestrator behind weave() and feedback()."""
         if self._orchestrator is None:
-            from .weaving import WeavingOrchestrator
+            from .weaving import DEFAULT_CARDS, FixedRouter, WeavingOrchestrator
 
+            if self.settings.routing == "learned":
+                from .routing import LearnedWeaveRouter
+
+                router: Any = LearnedWeaveRouter.for_store(
+                    self.store, store_dir=self.settings.home / "routing", seed=self._seed,
+                    plans={level: card.plan for level, card in DEFAULT_CARDS.items()},
+                )
+            else:
+                router = FixedRouter(self.store)
             self._orchestrator = WeavingOrchestrator(
                 self.store, self.embedder, self.extractor, state_dir=self.settings.home / "state", seed=self._seed,
+                router=router,
             )
         return self._orchestrator
 
@@ -168,6 +178,10 @@ class HoloLoom:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._orchestrator is not None:
+                close_router = getattr(self._orchestrator.router, "close", None)
+                if close_router is not None:
+                    close_router()  # flushes learned routing state
             if self._store is not None:
                 await self._store.close()
 

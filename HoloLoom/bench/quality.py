@@ -82,7 +82,8 @@ async def run_quality(
     methods: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="hololoom-quality-") as tmp:
         home = Path(tmp)
-        loom = loom_factory(home) if loom_factory else HoloLoom(settings=Settings.from_env(home=home, backend=backend))
+        # Fixed routing: every question takes each level's own plan (learned routing has its own benchmark).
+        loom = loom_factory(home) if loom_factory else HoloLoom(settings=Settings.from_env(home=home, backend=backend, routing="fixed"))
         async with loom:
             say(f"ingesting {len(corpus)} passages into the {backend} store")
             started = time.perf_counter()

@@ -311,7 +311,7 @@ class WeavingOrchestrator:
 
     async def _remember_weave(self, st: Spacetime) -> None:
         entry = {"id": st.id, "query": st.query, "tool": st.tool, "arm": st.routing.get("arm"),
-                 "complexity": st.complexity.value, "created_at": st.created_at}
+                 "complexity": st.complexity.value, "created_at": st.created_at, "routing": dict(st.routing)}
         self._recent[st.id] = entry
         while len(self._recent) > self._remember:
             self._recent.popitem(last=False)
@@ -359,7 +359,7 @@ class WeavingOrchestrator:
         entry = self._find_weave(weave_id)
         reward = float(reward)
         alpha, beta = self.chooser.update(entry["query"], entry["tool"], reward)
-        self.router.feedback(weave_id, reward)
+        self.router.feedback(weave_id, reward, routing=entry.get("routing"))
         result = {"id": weave_id, "tool": entry["tool"], "reward": reward, "tool_posterior": {"alpha": alpha, "beta": beta},
                   "arm": entry.get("arm")}
         await self._emit("feedback", "end", weave_id, data=result)

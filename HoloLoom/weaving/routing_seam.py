@@ -35,7 +35,9 @@ class Router(Protocol):
     def record(self, decision: RouteDecision, *, weave_id: str, latency_ms: float, confidence: float,
                relevance: float, success: bool, budget_ms: float) -> None: ...
 
-    def feedback(self, weave_id: str, reward: float) -> None: ...
+    def feedback(self, weave_id: str, reward: float, routing: Mapping[str, Any] | None = None) -> None:
+        """Explicit feedback; ``routing`` is the Spacetime's routing record (for weaves from before a restart)."""
+        ...
 
 
 class FixedRouter:
@@ -50,5 +52,5 @@ class FixedRouter:
     def record(self, decision: RouteDecision, **outcome: Any) -> None:
         return None
 
-    def feedback(self, weave_id: str, reward: float) -> None:
+    def feedback(self, weave_id: str, reward: float, routing: Mapping[str, Any] | None = None) -> None:
         return None

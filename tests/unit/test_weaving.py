@@ -221,3 +221,24 @@ async def test_subscriber_errors_never_break_a_weave(small_loom: HoloLoom) -> No
     small_loom.events.subscribe(boom)
     st = await small_loom.weave("Stephen King", budget_ms=60_000)
     assert st.response
+
+
+async def test_learned_routing_is_the_default_and_drives_every_weave(home, embedder) -> None:
+    from HoloLoom import Document
+    from tests.conftest import CORPUS
+
+    async with HoloLoom(settings=Settings(home=home, seed=11), embedder=embedder) as loom:
+        await loom.add([Document(text=p["text"], title=p["title"]) for p in CORPUS])
+        arms = set()
+        for n in range(12):
+            st = await loom.weave(f"Who directed the film shot in Leland? ({n})", budget_ms=60_000)
+            assert st.routing["arm"] in {"vector", "graph", "hybrid"}
+            assert st.strategy == st.routing["strategy"] and st.routing.get("query_type")
+            crawl = next(r for r in st.stages if r.stage is Stage.CRAWL)
+            expected = 1 if st.routing["arm"] == "vector" else len(loom.orchestrator.cards[st.complexity].plan.passes)
+            assert len(crawl.data["passes"]) == expected
+            arms.add(st.routing["arm"])
+        await loom.feedback(st.id, useful=True)
+        stats = loom.orchestrator.router.stats()
+        assert stats
+    assert (home / "routing").exists()

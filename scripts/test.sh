@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Browser, tmux and Prometheus for the end-to-end tests (best effort: without them those
+# tests skip and say why).
+bash scripts/install-system-deps.sh || echo "test.sh: system packages could not be installed; their tests will skip"
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?

@@ -6,7 +6,8 @@
 
 The stage table is driven by the loom's event stream: a row turns "running" when its
 stage's start event arrives and "done" with its measured time when the end event
-arrives, while the weave is still going. Nothing is animated after the fact.
+arrives, while the weave is still going; Rich's live display redraws it a few times a
+second (and once at the end). Nothing is animated after the fact.
 
 Session commands: a question weaves it; ``+`` / ``-`` rate the last answer (sent to
 ``loom.feedback``); ``level`` shows the complexity menu (``level 3``, ``:level FULL``,
@@ -153,10 +154,13 @@ class TerminalUI:
         loom: a (open) ``HoloLoom``.
         console: where to draw (default: a new ``rich.console.Console``).
         complexity: the session's level; None detects it per question.
+        refresh_per_second: how often the live stage table is redrawn while a weave runs.
     """
 
-    def __init__(self, loom: Any, console: Console | None = None, *, complexity: Complexity | str | None = None) -> None:
+    def __init__(self, loom: Any, console: Console | None = None, *, complexity: Complexity | str | None = None,
+                 refresh_per_second: float = 8.0) -> None:
         self.loom = loom
+        self.refresh_per_second = refresh_per_second
         self.console = console or Console()
         self.complexity: Complexity | None = Complexity.parse(complexity) if complexity is not None else None
         self.history: list[Spacetime] = []
@@ -174,7 +178,11 @@ class TerminalUI:
         level = complexity if complexity is not None else self.complexity
         board = self.board = StageBoard(query)  # the board being drawn (tests and tools may look)
         try:
-            with Live(board, console=self.console, auto_refresh=False, transient=False) as live:
+            # The subscriber updates the board as each event arrives; Live's own thread redraws
+            # it a few times a second. Redrawing on every event would cost a table render
+            # (milliseconds) twenty times per weave, inside the weave.
+            with Live(board, console=self.console, auto_refresh=True, refresh_per_second=self.refresh_per_second,
+                      transient=False):
                 def on_event(event: LoomEvent) -> None:
                     if board.weave_id is None:
                         # the first weave to start with our question after we subscribed is ours
@@ -183,7 +191,6 @@ class TerminalUI:
                         return
                     if event.weave_id == board.weave_id:
                         board.apply(event)
-                        live.refresh()
 
                 unsubscribe = self.loom.events.subscribe(on_event)
                 try:

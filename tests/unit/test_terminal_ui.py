@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
@@ -93,6 +94,29 @@ async def test_rows_are_updated_while_the_weave_runs_not_after(small_loom: HoloL
     assert "7/9 stages" in seen["text"]
     # and when it finished, every row was done
     assert all(r[3] in ("done", "skipped") for r in stage_rows(console.export_text()))
+
+
+async def test_a_terminal_sees_the_running_stage_while_the_weave_is_still_going(small_loom: HoloLoom) -> None:
+    """On a real terminal the live table is redrawn mid-weave: a slow tool shows as running."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=120)
+    ui = TerminalUI(small_loom, console, refresh_per_second=20)
+    frames_during_tool: list[str] = []
+
+    async def slow(ctx) -> ToolResult:
+        await asyncio.sleep(0.6)
+        frames_during_tool.append(out.getvalue())
+        return ToolResult("slow answer", 0.5)
+
+    small_loom.register_tool("slow", slow)
+    st = await ui.weave_with_display(QUESTION, complexity="FAST", tool="slow")
+    during = frames_during_tool[0]
+    assert re.search(r"│ 8 │ Tool Loom\s+│ execute\s+│ running\s+│\s+│", during), during[-3000:]
+    assert re.search(rf"│ 5 │ Yarn Graph\s+│ crawl\s+│ (done|skipped)\s+│\s+{st.timings['crawl']:.1f} │", during)
+    assert "Spacetime " + st.id[:12] not in during  # the answer only came after
+    final = out.getvalue()[len(during):]
+    assert re.search(rf"│ 8 │ Tool Loom\s+│ execute\s+│ done\s+│\s+{st.timings['execute']:.1f} │", final)
+    assert st.timings["execute"] >= 600
 
 
 async def test_scripted_session_question_history_stats_trace_feedback_quit(small_loom: HoloLoom) -> None:

@@ -123,6 +123,24 @@ class LearnedWeaveRouter:
         info["variant"] = info.pop("ab_variant")
         return RouteDecision(arm=decision.arm, strategy=decision.strategy, store=store, plan=plan_fn(base), info=info)
 
+    def fallback(self, failed: "RouteDecision", complexity: Complexity | str) -> "RouteDecision | None":
+        """The best-ranked other arm on a *different* store, to retry a weave whose store failed.
+
+        Arms over the same store would fail the same way, so they are passed over.
+        """
+        from ..weaving.routing_seam import RouteDecision
+
+        level = Complexity.parse(complexity)
+        for arm in failed.info.get("fallbacks") or ():
+            target = self.targets.get(arm)
+            if target is None or target[0] is failed.store:
+                continue
+            store, plan_fn = target
+            info = {**dict(failed.info), "arm": arm, "strategy": "fallback", "fallback_from": failed.arm}
+            return RouteDecision(arm=arm, strategy="fallback", store=store,
+                                 plan=plan_fn(self.plans.get(level) or DEFAULT_PLANS[level]), info=info)
+        return None
+
     def _decision(self, route: "RouteDecision") -> RoutingDecision:
         info = dict(route.info)
         info.setdefault("ab_variant", info.get("variant"))

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..crawl import MultipassCrawler, PassReport
 from ..embedding import Embedder
-from ..errors import HoloLoomError, InvalidFeedbackError, NotFoundError, ValidationError
+from ..errors import HoloLoomError, InvalidFeedbackError, NotFoundError, StoreError, ValidationError
 from ..extraction import EntityExtractor
 from ..types import Complexity, ScoredShard, SearchFilter
 from .convergence import ToolChooser
@@ -226,10 +226,21 @@ class WeavingOrchestrator:
 
             try:
                 crawl_result = await self._run_stage(weave_id, Stage.CRAWL, crawl)
-            except HoloLoomError as exc:
+            except StoreError as exc:
+                # The arm's store failed: that is a failure for the router (traffic moves
+                # away), and the weave is retried once on another store if one is configured.
                 self.router.record(decision, weave_id=weave_id, latency_ms=(self.clock() - started) * 1000.0,
                                    confidence=0.0, relevance=0.0, success=False, budget_ms=card.budget_ms)
-                raise
+                find_fallback = getattr(self.router, "fallback", None)
+                alternative = find_fallback(decision, card.complexity) if find_fallback is not None else None
+                if alternative is None:
+                    raise
+                warnings.append(f"backend {decision.store.name!r} (arm {decision.arm}) failed: {exc}; "
+                                f"answered from arm {alternative.arm}")
+                decision = alternative
+                crawler = MultipassCrawler(decision.store, self.embedder, extractor=self.extractor, clock=self.clock)
+                plan = decision.plan or card.plan
+                crawl_result = await self._run_stage(weave_id, Stage.CRAWL, crawl, {"retry_of": alternative.info.get("fallback_from")})
             items = crawl_result.items
 
             # 6 fuse
@@ -285,9 +296,10 @@ class WeavingOrchestrator:
 
             confidence = await self._run_stage(weave_id, Stage.SPACETIME, assemble)
             duration_ms = (self.clock() - started) * 1000.0
-            self.router.record(decision, weave_id=weave_id, latency_ms=duration_ms, confidence=confidence,
-                               relevance=(context[0].score_parts.get("sim", 0.0) if context else 0.0),
-                               success=not errors, budget_ms=card.budget_ms)
+            if decision.strategy != "fallback":  # a fallback's failed arm was recorded already
+                self.router.record(decision, weave_id=weave_id, latency_ms=duration_ms, confidence=confidence,
+                                   relevance=(context[0].score_parts.get("sim", 0.0) if context else 0.0),
+                                   success=not errors, budget_ms=card.budget_ms)
             await self._emit("weave", "end", weave_id, duration_ms=duration_ms,
                              data={"complexity": card.complexity.value, "tool": tool_name, "arm": decision.arm,
                                    "strategy": decision.strategy, "backend": decision.store.name,

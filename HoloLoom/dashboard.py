@@ -487,11 +487,10 @@ def _posterior_figure(posts: Mapping[str, Mapping[str, Mapping[str, float]]], em
     return {"data": data, "layout": _layout(barmode="group", yaxis={"range": [0, 1.05], "title": "posterior mean"})}
 
 
-def build_figures(summary: Mapping[str, Any], *, log_path: str | Path = "HOME/state/weaves.jsonl") -> dict[str, dict[str, Any]]:
+def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One plotly.js figure dict per graph id in :data:`GRAPHS`; empty states carry a hint."""
     if not summary["count"]:
-        hint = EMPTY_HINT.format(path=log_path)
-        figs = {gid: _empty(hint if gid == "latency" else "no weaves yet") for gid in GRAPHS}
+        figs = {gid: _empty("No weaves yet (see the hint above)") for gid in GRAPHS}
         if summary["tool_posteriors"]:
             figs["tool-posterior"] = _posterior_figure(summary["tool_posteriors"], "")
         return figs
@@ -564,7 +563,7 @@ def refresh(home: str | os.PathLike[str], n: int = 1000, *, cache: RecordCache |
     home = Path(home)
     records: Sequence[Any] = cache.rows() if cache is not None else load_records(home, n)
     summary = summarize(records, tool_state=load_tool_state(home), feedback=load_feedback(home))
-    return summary, build_figures(summary, log_path=weave_log_path(home))
+    return summary, build_figures(summary)
 
 
 # -- the Dash app ------------------------------------------------------------------------
@@ -631,7 +630,7 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
     dash = _import_dash()
     html, dcc = dash.html, dash.dcc
     if not record:
-        return html.Div("Click a row of the table to see that weave's trace.", className="hint")
+        return html.Div("Click a query in the table to see that weave's trace.", className="hint")
     routing = record.get("routing") or {}
     created = float(record.get("created_at") or 0.0)
     header = html.Div([
@@ -675,8 +674,19 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
              html.H4("Context"),
              _html_table(html, ["#", "score", "pass", "memory", "found by", "score parts"], ctx_rows) if ctx_rows
              else html.Div("no context items", className="hint")]
-    if routing.get("posterior"):
-        parts += [html.H4("Routing decision"), html.Pre(json.dumps(routing, indent=1, default=str)[:3000])]
+    if routing.get("posterior") or routing.get("scores"):
+        post, means = routing.get("posterior") or {}, routing.get("posterior_means") or {}
+        scores, avail = routing.get("scores") or {}, routing.get("availability") or {}
+        arm_rows = [[("▶ " if arm == routing.get("arm") else "") + str(arm),
+                     ", ".join(f"{float(v):.2f}" for v in post[arm]) if arm in post else "",
+                     _fmt(means.get(arm), "{:.3f}", ""), _fmt(scores.get(arm), "{:.3f}", ""), _fmt(avail.get(arm), "{:.2f}", "")]
+                    for arm in sorted(set(post) | set(scores))]
+        parts += [html.H4("Routing decision"),
+                  html.Div(f"{routing.get('strategy')} · query type {routing.get('query_type')} · decision "
+                           f"{routing.get('decision_id')} · fallbacks {', '.join(routing.get('fallbacks') or []) or 'none'}",
+                           className="kpi-sub"),
+                  _html_table(html, ["arm", "posterior (alpha, beta)", "mean", "score (draw x availability)", "availability"],
+                              arm_rows)]
     return html.Div(parts, id="trace-body")
 
 

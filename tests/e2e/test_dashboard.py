@@ -107,46 +107,68 @@ class _Server:
         self.thread.join(timeout=10)
 
 
+@pytest.fixture
+async def learned_loom(home: Path, embedder):
+    """The small store with learned routing (the default), so decisions carry arm posteriors and feedback."""
+    from HoloLoom import Document, HoloLoom, Settings
+    from tests.conftest import CORPUS
+
+    async with HoloLoom(settings=Settings(home=home, routing="learned", seed=7), embedder=embedder) as loom:
+        await loom.add([Document(text=p["text"], title=p["title"]) for p in CORPUS])
+        yield loom
+
+
 @pytest.mark.slow
-async def test_dashboard_in_chromium(small_loom, home: Path) -> None:
+async def test_dashboard_in_chromium(learned_loom, home: Path) -> None:
     driver, profile = _driver()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     server = None
     try:
+        # Before any weave: empty states with a hint, no sample data.
+        server = _Server(home, REFRESH_MS)
+        driver.get(server.url)
+        WebDriverWait(driver, 60, poll_frequency=0.25).until(lambda d: "No weaves recorded yet" in _text(d, "banner"))
+        assert str(home / "state" / "weaves.jsonl") in _text(driver, "banner")
+
+        def empty_states(d):
+            points = d.execute_script(POINTS_JS)
+            return all(points.get(f"graph-{g}") == 0 and "No weaves yet" in points.get(f"graph-{g}:note", "")
+                       for g in GRAPHS)
+
+        WebDriverWait(driver, 30, poll_frequency=0.25).until(empty_states)  # plotly draws after the banner
+
+        # Real weaves, made while the page is open.
         queries = [("Who directed Maximum Overdrive?", "LITE"),
                    ("Where was the film directed by Stephen King shot?", "FAST"),
                    ("summarize the Recovery of Aristotle", "FULL"),
                    ("Which scholar lectured in the capital of France during the Recovery of Aristotle?", "RESEARCH"),
                    ("What is the demon algorithm?", None)]
         for query, level in queries:
-            await small_loom.weave(query, complexity=level) if level else await small_loom.weave(query)
+            await learned_loom.weave(query, complexity=level) if level else await learned_loom.weave(query)
         first = load_records(home)
         assert len(first) == len(queries)
-        await small_loom.feedback(first[1]["id"], useful=True)
+        await learned_loom.feedback(first[1]["id"], useful=True)
 
-        server = _Server(home, REFRESH_MS)
-        driver.get(server.url)
-
-        # Every chart is populated from the weaves above.
+        # The page fills itself: every chart is populated from the weaves above (and the feedback).
         def populated(d):
             points = d.execute_script(POINTS_JS)
-            return points if all(points.get(f"graph-{g}", 0) > 0 for g in GRAPHS if g != "routing-posterior") else False
+            charts = all(points.get(f"graph-{g}", 0) > 0 for g in GRAPHS)
+            shown = _text(d, "kpi-0") == str(len(queries)) and _text(d, "kpi-4") == "20% of weaves"
+            return points if charts and shown else False
 
-        points = WebDriverWait(driver, 60, poll_frequency=0.25).until(populated)
+        points = WebDriverWait(driver, 30, poll_frequency=0.25).until(populated)
         assert points["graph-complexity"] == 4  # four levels, one bar each
         assert points["graph-latency"] == len(queries)
-        if any(r["routing"].get("posterior") for r in first):
-            assert points["graph-routing-posterior"] > 0
-        else:  # a fixed router records no posteriors: the chart says so instead of staying blank
-            assert "No arm posteriors" in points["graph-routing-posterior:note"]
+        assert all(r["routing"].get("posterior") for r in first)  # what the routing-posterior chart shows
+        # (and "20% of weaves" got feedback: learned routing logs feedback naming the weave)
         assert driver.execute_script(QUERIES_JS) == [q for q, _ in reversed(queries)]
         assert _text(driver, "kpi-0") == str(len(queries))
 
         # A weave made after the page loaded shows within two refresh intervals.
         new_query = "Where is Leland, North Carolina?"
-        await small_loom.weave(new_query)
+        await learned_loom.weave(new_query)
         written = time.monotonic()
         WebDriverWait(driver, 2 * REFRESH_MS / 1000, poll_frequency=0.1).until(
             lambda d: (d.execute_script(QUERIES_JS) or [None])[0] == new_query)

@@ -64,8 +64,7 @@ def test_an_empty_home_gives_empty_states_with_a_hint(tmp_path: Path) -> None:
     for fig in figs.values():
         assert fig["data"] == []
         assert fig["layout"]["annotations"][0]["text"]
-    assert "No weaves recorded yet" in figs["latency"]["layout"]["annotations"][0]["text"]
-    assert str(weave_log_path(home)) in figs["latency"]["layout"]["annotations"][0]["text"]
+    assert "No weaves yet" in figs["latency"]["layout"]["annotations"][0]["text"]
     assert RecordCache(weave_log_path(home)).rows() == []
 
 
@@ -148,7 +147,7 @@ async def test_trace_view_shows_stages_passes_and_context(woven: list[dict]) -> 
     assert "sim=" in texts  # score parts
     first = research["context"][0]
     assert "; ".join(first["paths"]) in texts
-    assert "Click a row" in " ".join(_texts(trace_view(None)))
+    assert "Click a query" in " ".join(_texts(trace_view(None)))
 
 
 async def test_refresh_time_over_1000_records(woven: list[dict], tmp_path: Path) -> None:
@@ -180,3 +179,22 @@ async def test_refresh_time_over_1000_records(woven: list[dict], tmp_path: Path)
     warm = median_ms(lambda: refresh(home, cache=cache), 11)
     print(f"\ndashboard refresh over 1,000 records: median {warm:.1f} ms from the cache (only new lines parsed), "
           f"{cold:.1f} ms cold (every line parsed)")
+
+
+async def test_learned_routing_feeds_posteriors_and_feedback_rate(home: Path, embedder) -> None:
+    """With learned routing, decisions carry arm posteriors and feedback is logged naming the weave."""
+    from HoloLoom import Document, HoloLoom, Settings
+    from tests.conftest import CORPUS
+
+    async with HoloLoom(settings=Settings(home=home, routing="learned", seed=3), embedder=embedder) as loom:
+        await loom.add([Document(text=p["text"], title=p["title"]) for p in CORPUS[:4]])
+        first = await loom.weave("Who directed Maximum Overdrive?")
+        await loom.weave("Where is Leland?")
+        await loom.feedback(first.id, reward=0.75)
+    assert any(e["spacetime_id"] == first.id and e["reward"] == 0.75 for e in load_feedback(home))
+    summary, figs = refresh(home)
+    assert summary["kpis"]["feedback_rate"] == 0.5 and summary["kpis"]["feedback_mean_reward"] == 0.75
+    assert summary["routing_posteriors"] and figs["routing-posterior"]["data"]
+    qtype = dict(first.routing)["query_type"]
+    assert set(summary["routing_posteriors"][qtype]) == set(dict(first.routing)["posterior"])
+    assert next(r for r in summary["table"] if r["id"] == first.id)["feedback"] == 0.75

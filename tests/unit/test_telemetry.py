@@ -407,3 +407,21 @@ def test_weave_log_reading_starts_at_the_end_survives_rotation_and_torn_lines(tm
     assert get("hololoom_feedback_reward_count", tool="answer", arm="none") == 1
     fresh = LoomMetrics()
     assert fresh.read_weave_log(path, from_start=True) == 2
+
+
+def test_lock_free_histograms_expose_what_prometheus_client_would() -> None:
+    """The fast accumulators must agree with prometheus_client's own Histogram, bucket by bucket."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from HoloLoom.telemetry import WEAVE_BUCKETS, _FastHistogram
+
+    values = [0.0, 0.0025, 0.003, 0.01, 0.0100001, 0.5, 1.0, 7.0, 29.9, 31.0, 1e-9]
+    ours_registry, theirs_registry = CollectorRegistry(), CollectorRegistry()
+    ours = _FastHistogram("x_seconds", "x", ["level"], WEAVE_BUCKETS, ours_registry)
+    theirs = Histogram("x_seconds", "x", ["level"], buckets=WEAVE_BUCKETS, registry=theirs_registry)
+    for v in values:
+        ours.labels("FAST").observe(v)
+        theirs.labels("FAST").observe(v)
+    strip = lambda text: sorted(line for line in text.decode().splitlines()  # noqa: E731
+                                if line.startswith("x_seconds") and "_created" not in line)
+    assert strip(generate_latest(ours_registry)) == strip(generate_latest(theirs_registry))

@@ -42,8 +42,8 @@ import json
 import logging
 import os
 import threading
-from pathlib import Path
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from .errors import MissingDependencyError, ValidationError
@@ -52,8 +52,8 @@ from .weaving.events import LoomEvent, Stage
 try:
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
     from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
-    from prometheus_client.utils import floatToGoString
     from prometheus_client.registry import Collector
+    from prometheus_client.utils import floatToGoString
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("Prometheus metrics", "server") from exc
 
@@ -63,8 +63,10 @@ log = logging.getLogger("HoloLoom.telemetry")
 
 DEFAULT_METRICS_PORT = 9464  # the port OpenTelemetry's Prometheus exporter uses by convention
 
-# Seconds. A FAST weave on a laptop takes ~10-30 ms; RESEARCH may take seconds.
-WEAVE_BUCKETS = (0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Seconds. A FAST weave on a small embedded store takes a few ms; RESEARCH on a server
+# backend may take seconds. Fine low buckets keep p50/p95 interpolation honest.
+WEAVE_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5,
+                 1.0, 2.5, 5.0, 10.0, 30.0)
 STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 UNIT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 

@@ -1,5 +1,8 @@
 """The Dash dashboard in a real headless Chromium, over weaves the test runs on a small real store.
 
+`hololoom dashboard` runs in its own process, beside this one, which weaves: the page only sees
+what the weaving process records under HOLOLOOM_HOME.
+
 Needs Debian's ``chromium`` and ``chromium-driver`` (scripts/install-system-deps.sh) and selenium;
 skips with the reason when any is missing.
 """
@@ -9,20 +12,22 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from HoloLoom.dashboard import GRAPHS, create_app, load_records
+from HoloLoom.dashboard import GRAPHS, load_records
 from HoloLoom.weaving.events import Stage
 
 CHROMIUM = os.environ.get("HOLOLOOM_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HOLOLOOM_CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "dashboard.png"
-REFRESH_MS = 2000
+REFRESH_MS = 2000  # the dashboard's default, which `hololoom dashboard` uses
 LOOM_NAMES = [s.loom_name for s in Stage]
 
 # Points plotted by each graph, read from the plotly.js graph div itself.
@@ -87,24 +92,43 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Server:
-    """The dashboard's Flask app on a werkzeug server in a thread, stoppable."""
+class _DashboardProcess:
+    """`hololoom dashboard` in its own process, as a user runs it beside the processes that weave."""
 
-    def __init__(self, home: Path, refresh_ms: int) -> None:
-        from werkzeug.serving import make_server
-
+    def __init__(self, home: Path, log: Path) -> None:
         self.port = _free_port()
-        self.server = make_server("127.0.0.1", self.port, create_app(home, refresh_ms=refresh_ms).server, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="dashboard", daemon=True)
-        self.thread.start()
+        self.log = log
+        env = {**os.environ, "HOLOLOOM_HOME": str(home)}
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "HoloLoom.cli", "dashboard", "--home", str(home),
+                                          "--port", str(self.port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the dashboard exited with {self.proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"the dashboard did not answer on {self.url}:\n{log.read_text()}")
+            time.sleep(0.25)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -119,7 +143,7 @@ async def learned_loom(home: Path, embedder):
 
 
 @pytest.mark.slow
-async def test_dashboard_in_chromium(learned_loom, home: Path) -> None:
+async def test_dashboard_in_chromium(learned_loom, home: Path, tmp_path: Path) -> None:
     driver, profile = _driver()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -127,7 +151,7 @@ async def test_dashboard_in_chromium(learned_loom, home: Path) -> None:
     server = None
     try:
         # Before any weave: empty states with a hint, no sample data.
-        server = _Server(home, REFRESH_MS)
+        server = _DashboardProcess(home, tmp_path / "dashboard.log")
         driver.get(server.url)
         WebDriverWait(driver, 60, poll_frequency=0.25).until(lambda d: "No weaves recorded yet" in _text(d, "banner"))
         assert str(home / "state" / "weaves.jsonl") in _text(driver, "banner")

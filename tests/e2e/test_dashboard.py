@@ -46,15 +46,25 @@ return out;
 QUERIES_JS = "return Array.from(document.querySelectorAll('#recent td.q')).map(e => e.textContent)"
 
 
-def _driver():
+def _missing() -> str | None:
+    """Why the browser test cannot run here, or None."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip(f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
-                    "run scripts/install-system-deps.sh")
+        return (f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
+                "run scripts/install-system-deps.sh")
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
+        import selenium  # noqa: F401
     except ImportError:
-        pytest.skip("needs selenium: pip install selenium (in the dev extra)")
+        return "needs selenium: pip install 'HoloLoom[dev]'"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
+def _driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="hololoom-chromium-")
@@ -132,6 +142,17 @@ class _DashboardProcess:
 
 
 @pytest.fixture
+def browser():
+    """Headless Chromium through chromedriver (skips first, before any store is built, when missing)."""
+    driver, profile = _driver()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
 async def learned_loom(home: Path, embedder):
     """The small store with learned routing (the default), so decisions carry arm posteriors and feedback."""
     from HoloLoom import Document, HoloLoom, Settings
@@ -143,8 +164,8 @@ async def learned_loom(home: Path, embedder):
 
 
 @pytest.mark.slow
-async def test_dashboard_in_chromium(learned_loom, home: Path, tmp_path: Path) -> None:
-    driver, profile = _driver()
+async def test_dashboard_in_chromium(browser, learned_loom, home: Path, tmp_path: Path) -> None:
+    driver = browser
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -233,7 +254,5 @@ async def test_dashboard_in_chromium(learned_loom, home: Path, tmp_path: Path) -
         WebDriverWait(driver, 30, poll_frequency=0.2).until(
             lambda d: first[0]["query"] in _text(d, "trace") and "Loom Command" in _text(d, "trace"))
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
         if server is not None:
             server.stop()

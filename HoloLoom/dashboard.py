@@ -204,6 +204,7 @@ class WeaveRow:
     rss_mb: float | None
     memory_count: int | None
     posterior: dict[str, dict[str, float]] | None
+    namespace: str = "default"
 
     @classmethod
     def of(cls, rec: Mapping[str, Any]) -> "WeaveRow":
@@ -217,7 +218,8 @@ class WeaveRow:
                    ms=float(rec.get("duration_ms") or 0.0), status=_status(rec), stages=stages,
                    pid=None if proc.get("pid") is None else str(proc["pid"]),
                    rss_mb=None if proc.get("rss_mb") is None else float(proc["rss_mb"]),
-                   memory_count=proc.get("memory_count"), posterior=_posterior_of(rec.get("routing") or {}))
+                   memory_count=proc.get("memory_count"), posterior=_posterior_of(rec.get("routing") or {}),
+                   namespace=str(rec.get("namespace") or "default"))
 
 
 def _posterior_of(routing: Mapping[str, Any]) -> dict[str, dict[str, float]] | None:
@@ -411,8 +413,12 @@ def summarize(records: Sequence[Mapping[str, Any] | WeaveRow], *, tool_state: Ma
     matched = [e for e in feedback if e.get("spacetime_id") in ids]
     rewards = {e["spacetime_id"]: e["reward"] for e in matched}
 
-    proc: dict[str, Any] = {"x": [r.clock for r in rows], "memory_count": [r.memory_count for r in rows], "rss": {}}
+    proc: dict[str, Any] = {"memory": {}, "rss": {}}  # memory count per namespace, RSS per process
     for r in rows:
+        if r.memory_count is not None:
+            series = proc["memory"].setdefault(r.namespace, {"x": [], "y": []})
+            series["x"].append(r.clock)
+            series["y"].append(r.memory_count)
         if r.rss_mb is not None:
             series = proc["rss"].setdefault(r.pid or "?", {"x": [], "y": []})
             series["x"].append(r.clock)
@@ -473,17 +479,19 @@ def _empty(text: str) -> dict[str, Any]:
          "font": {"size": 12, "color": "#777"}}])}
 
 
-def _posterior_figure(posts: Mapping[str, Mapping[str, Mapping[str, float]]], empty: str) -> dict[str, Any]:
+def _posterior_figure(posts: Mapping[str, Mapping[str, Mapping[str, float]]], empty: str,
+                      colors: Mapping[str, str] | None = None) -> dict[str, Any]:
     if not posts:
         return _empty(empty)
     names = sorted({a for arms in posts.values() for a in arms})
+    colors = colors or {a: _COLORS[i % len(_COLORS)] for i, a in enumerate(names)}
     groups = list(posts)
     data = [{"type": "bar", "name": a, "x": groups, "y": [posts[g].get(a, {}).get("mean") for g in groups],
              "error_y": {"type": "data", "array": [posts[g].get(a, {}).get("sd", 0.0) for g in groups]},
-             "marker": {"color": _COLORS[i % len(_COLORS)]},
+             "marker": {"color": colors.get(a, "#888")},
              "customdata": [[posts[g].get(a, {}).get("alpha"), posts[g].get(a, {}).get("beta")] for g in groups],
              "hovertemplate": a + " in %{x}: mean %{y:.3f} (alpha %{customdata[0]}, beta %{customdata[1]})<extra></extra>"}
-            for i, a in enumerate(names)]
+            for a in names]
     return {"data": data, "layout": _layout(barmode="group", yaxis={"range": [0, 1.05], "title": "posterior mean"})}
 
 
@@ -496,6 +504,9 @@ def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         return figs
     levels = summary["levels"]
     color = {lv: _COLORS[i] for i, lv in enumerate(LEVELS)}
+    # One colour per arm on every chart, whichever arms each chart happens to show.
+    arms = sorted(set(summary["arms_time"]["arms"]) | {a for post in summary["routing_posteriors"].values() for a in post})
+    arm_color = {a: _COLORS[i % len(_COLORS)] for i, a in enumerate(arms)}
     figs: dict[str, dict[str, Any]] = {}
 
     figs["latency"] = {"data": [
@@ -524,19 +535,20 @@ def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                           "layout": _layout(yaxis={"title": "weaves"})}
 
     at = summary["arms_time"]
-    figs["arms-time"] = {"data": [{"type": "bar", "name": a, "x": at["x"], "y": ys, "marker": {"color": _COLORS[i % len(_COLORS)]}}
-                                  for i, (a, ys) in enumerate(at["arms"].items())],
+    figs["arms-time"] = {"data": [{"type": "bar", "name": a, "x": at["x"], "y": ys, "marker": {"color": arm_color[a]}}
+                                  for a, ys in at["arms"].items()],
                          "layout": _layout(barmode="stack", yaxis={"title": "weaves"})}
 
     types = list(summary["arms_type"])
     arm_names = sorted({a for arms in summary["arms_type"].values() for a in arms})
     figs["arms-type"] = {"data": [{"type": "bar", "name": a, "x": types, "y": [summary["arms_type"][t].get(a, 0) for t in types],
-                                   "marker": {"color": _COLORS[i % len(_COLORS)]}} for i, a in enumerate(arm_names)],
+                                   "marker": {"color": arm_color.get(a, "#888")}} for a in arm_names],
                          "layout": _layout(barmode="stack", yaxis={"title": "weaves"})}
 
     figs["routing-posterior"] = _posterior_figure(
         summary["routing_posteriors"],
-        "No arm posteriors in these weaves: their router records none (a fixed backend). Learned routing adds them.")
+        "No arm posteriors in these weaves: their router records none (a fixed backend). Learned routing adds them.",
+        arm_color)
     figs["tool-posterior"] = _posterior_figure(
         summary["tool_posteriors"], "No feedback yet: `hololoom feedback ID --useful` or `await loom.feedback(id, ...)`.")
 
@@ -545,11 +557,12 @@ def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                                  for st in ("ok", "degraded", "error")], "layout": _layout(barmode="stack", yaxis={"title": "weaves"})}
 
     p = summary["process"]
-    data = [{"type": "scatter", "mode": "lines+markers", "name": "memory count", "x": p["x"], "y": p["memory_count"],
-             "line": {"shape": "hv", "color": "#4C78A8"}, "marker": {"size": 4}}]
-    for i, (pid, series) in enumerate(p["rss"].items()):
+    data = [{"type": "scatter", "mode": "lines+markers", "name": f"memories ({ns})", "x": series["x"], "y": series["y"],
+             "line": {"shape": "hv", "color": _COLORS[i % len(_COLORS)]}, "marker": {"size": 4}}
+            for i, (ns, series) in enumerate(p["memory"].items())]
+    for i, (pid, series) in enumerate(p["rss"].items(), start=len(data)):
         data.append({"type": "scatter", "mode": "lines+markers", "name": f"RSS MiB (pid {pid})", "x": series["x"],
-                     "y": series["y"], "yaxis": "y2", "line": {"dash": "dot", "color": _COLORS[(i + 1) % len(_COLORS)]},
+                     "y": series["y"], "yaxis": "y2", "line": {"dash": "dot", "color": _COLORS[i % len(_COLORS)]},
                      "marker": {"size": 4}})
     figs["process"] = {"data": data, "layout": _layout(yaxis={"title": "memories", "rangemode": "tozero"},
                                                        yaxis2={"title": "RSS MiB", "overlaying": "y", "side": "right",
@@ -729,6 +742,8 @@ def create_app(home: str | os.PathLike[str] | None = None, *, refresh_ms: int = 
     home = Path(home)
     log_path = weave_log_path(home)
     cache = RecordCache(log_path, n)
+    # Parse the log's tail now, so the first page load finds it read.
+    threading.Thread(target=cache.rows, name="hololoom-dashboard-warm", daemon=True).start()
 
     app = dash.Dash(__name__, title="HoloLoom dashboard", update_title=None, serve_locally=True)
     app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + _CSS + "</style>")

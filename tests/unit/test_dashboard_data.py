@@ -79,7 +79,7 @@ async def test_summary_of_real_weaves(woven: list[dict], home: Path) -> None:
     assert summary["arms_type"] and sum(sum(c.values()) for c in summary["arms_type"].values()) == 4
     assert sum(sum(v) for v in summary["arms_time"]["arms"].values()) == 4
     assert sum(summary["outcomes"]["ok"]) + sum(summary["outcomes"]["degraded"]) + sum(summary["outcomes"]["error"]) == 4
-    assert summary["process"]["memory_count"] == [8, 8, 8, 8]
+    assert summary["process"]["memory"] == {"default": {"x": summary["confidence"]["x"], "y": [8, 8, 8, 8]}}
     assert summary["kpis"]["memory_count"] == 8 and summary["kpis"]["processes"] == 1
     # Feedback went to the tool bandit (the weave log does not carry feedback events yet).
     assert summary["kpis"]["bandit_feedback"] == 1.0 and summary["kpis"]["bandit_mean_reward"] == 1.0

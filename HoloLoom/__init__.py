@@ -39,6 +39,8 @@ from .routing import (
     implicit_reward,
     rule_based_routing,
 )
+from .telemetry import LoomMetrics, run_metrics_server, serve_metrics
+from .terminal_ui import TerminalUI
 from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
 from .weaving import (
     EventBus,
@@ -83,6 +85,7 @@ __all__ = [
     "LearnedWeaveRouter",
     "Link",
     "LoomEvent",
+    "LoomMetrics",
     "matryoshka",
     "MATRYOSHKA_SCALES",
     "MemoryShard",
@@ -99,9 +102,11 @@ __all__ = [
     "RoutingOrchestrator",
     "rule_based_routing",
     "RuleBasedExtractor",
+    "run_metrics_server",
     "ScoredShard",
     "SearchFilter",
     "SentenceTransformerEmbedder",
+    "serve_metrics",
     "Settings",
     "ShardRecord",
     "Spacetime",
@@ -109,6 +114,7 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "StoreUnavailableError",
+    "TerminalUI",
     "ThompsonBandit",
     "ToolContext",
     "ToolError",

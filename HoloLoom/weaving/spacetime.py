@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -152,18 +153,18 @@ class Spacetime:
             parts.append(Text(f"warning: {w}", style="yellow"))
         for e in self.errors:
             parts.append(Text(f"error: {e}", style="red"))
-        return Panel(Group(*parts), title=f"Spacetime {self.id[:12]}", subtitle=self.query[:80], expand=True)
+        return Panel(Group(*parts), title=f"Spacetime {self.id[:12]}", subtitle=escape(self.query[:80]), expand=True)
 
 
 def render_trace_tree(spacetime: Spacetime) -> Tree:
     """The provenance trace as a tree: stages, then crawl passes, paths and score parts."""
-    root = Tree(f"[bold]Spacetime[/] {spacetime.id[:12]} — {spacetime.query[:60]}")
+    root = Tree(f"[bold]Spacetime[/] {spacetime.id[:12]} — {escape(spacetime.query[:60])}")
     for record in spacetime.stages:
         label = f"{record.stage.number}. {record.stage.loom_name} ({record.stage.value}) {record.duration_ms:.1f} ms"
         if record.skipped:
             label += " [yellow]skipped[/]"
         if record.error:
-            label += f" [red]{record.error}[/]"
+            label += f" [red]{escape(record.error)}[/]"
         node = root.add(label)
         if record.stage is Stage.CRAWL:
             for p in record.data.get("passes", []):
@@ -175,7 +176,7 @@ def render_trace_tree(spacetime: Spacetime) -> Tree:
                 node.add(Text(", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])[:160], style="dim"))
     ctx = root.add("[bold]context[/]")
     for item in spacetime.context:
-        leaf = ctx.add(f"{item.score:.3f} pass {item.found_in_pass} {(item.shard.title or item.shard.text)[:50]!r}")
+        leaf = ctx.add(Text(f"{item.score:.3f} pass {item.found_in_pass} {(item.shard.title or item.shard.text)[:50]!r}"))
         leaf.add(Text("paths: " + "; ".join(item.paths)[:200], style="dim"))
         leaf.add(Text("score: " + ", ".join(f"{k}={v:.3f}" for k, v in item.score_parts.items()), style="dim"))
     return root

@@ -365,7 +365,8 @@ def summarize(records: Sequence[Mapping[str, Any] | WeaveRow], *, tool_state: Ma
     latency_stats = {}
     for lv in level_order:
         vals = sorted(latency[lv])
-        latency_stats[lv] = {"n": len(vals), "p50": round(_percentile(vals, 0.5), 2), "p95": round(_percentile(vals, 0.95), 2)}
+        latency_stats[lv] = {"n": len(vals), "p50": round(_percentile(vals, 0.5), 2),
+                             "p95": round(_percentile(vals, 0.95), 2)}
     stage_means = {lv: {name: round(stage_sum[lv][name][0] / stage_sum[lv][name][1], 3) if name in stage_sum[lv] else 0.0
                         for name in stage_order} for lv in level_order}
 
@@ -495,6 +496,11 @@ def _posterior_figure(posts: Mapping[str, Mapping[str, Mapping[str, float]]], em
     return {"data": data, "layout": _layout(barmode="group", yaxis={"range": [0, 1.05], "title": "posterior mean"})}
 
 
+def _bars(names_to_y: Mapping[str, Sequence[Any]], x: Sequence[Any], colors: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"type": "bar", "name": name, "x": list(x), "y": list(ys), "marker": {"color": colors.get(name, "#888")}}
+            for name, ys in names_to_y.items()]
+
+
 def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One plotly.js figure dict per graph id in :data:`GRAPHS`; empty states carry a hint."""
     if not summary["count"]:
@@ -503,47 +509,49 @@ def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             figs["tool-posterior"] = _posterior_figure(summary["tool_posteriors"], "")
         return figs
     levels = summary["levels"]
-    color = {lv: _COLORS[i] for i, lv in enumerate(LEVELS)}
+    level_color = {lv: _COLORS[i] for i, lv in enumerate(LEVELS)}
     # One colour per arm on every chart, whichever arms each chart happens to show.
     arms = sorted(set(summary["arms_time"]["arms"]) | {a for post in summary["routing_posteriors"].values() for a in post})
     arm_color = {a: _COLORS[i % len(_COLORS)] for i, a in enumerate(arms)}
+    stacked = _layout(barmode="stack", yaxis={"title": "weaves"})
     figs: dict[str, dict[str, Any]] = {}
 
+    stats = summary["latency_stats"]
     figs["latency"] = {"data": [
-        {"type": "box", "name": f"{lv} (p50 {summary['latency_stats'][lv]['p50']:.0f}, p95 {summary['latency_stats'][lv]['p95']:.0f})",
+        {"type": "box", "name": f"{lv} (p50 {stats[lv]['p50']:.0f}, p95 {stats[lv]['p95']:.0f})",
          "y": summary["latency"][lv], "boxpoints": "all" if len(summary["latency"][lv]) <= 200 else "outliers",
-         "jitter": 0.4, "pointpos": 0, "marker": {"color": color.get(lv, "#888"), "size": 4}}
+         "jitter": 0.4, "pointpos": 0, "marker": {"color": level_color.get(lv, "#888"), "size": 4}}
         for lv in levels], "layout": _layout(yaxis={"title": "ms", "rangemode": "tozero"}, showlegend=False)}
 
     figs["stage-latency"] = {"data": [
         {"type": "bar", "orientation": "h", "name": name, "y": levels,
-         "x": [summary["stage_means"][lv].get(name, 0.0) for lv in levels], "marker": {"color": _COLORS[i % len(_COLORS)]},
-         "hovertemplate": name + " %{x:.1f} ms<extra>%{y}</extra>"}
-        for i, name in enumerate(summary["stage_order"])], "layout": _layout(barmode="stack", xaxis={"title": "ms"}, legend={"orientation": "h", "y": -0.25, "traceorder": "normal"},
-                                                           margin={"l": 80, "r": 20, "t": 10, "b": 40})}
+         "x": [summary["stage_means"][lv].get(name, 0.0) for lv in levels],
+         "marker": {"color": _COLORS[i % len(_COLORS)]}, "hovertemplate": name + " %{x:.1f} ms<extra>%{y}</extra>"}
+        for i, name in enumerate(summary["stage_order"])],
+        "layout": _layout(barmode="stack", xaxis={"title": "ms"}, margin={"l": 80, "r": 20, "t": 10, "b": 40},
+                          legend={"orientation": "h", "y": -0.25, "traceorder": "normal"})}
 
     c = summary["confidence"]
     figs["confidence"] = {"data": [
         {"type": "scatter", "mode": "markers", "name": "weave", "x": c["x"], "y": c["y"], "text": c["text"],
          "marker": {"size": 5, "color": "#4C78A8", "opacity": 0.6}},
         {"type": "scatter", "mode": "lines", "name": "rolling mean (20)", "x": c["x"], "y": c["rolling"],
-         "line": {"color": "#E45756", "width": 2}}], "layout": _layout(yaxis={"range": [-0.02, 1.05], "title": "confidence"})}
+         "line": {"color": "#E45756", "width": 2}}],
+        "layout": _layout(yaxis={"range": [-0.02, 1.05], "title": "confidence"})}
 
-    figs["complexity"] = {"data": [{"type": "bar", "x": levels, "y": [summary["complexity"][lv] for lv in levels],
-                                    "marker": {"color": [color.get(lv, "#888") for lv in levels]},
-                                    "text": [summary["complexity"][lv] for lv in levels], "textposition": "auto"}],
+    counts = [summary["complexity"][lv] for lv in levels]
+    figs["complexity"] = {"data": [{"type": "bar", "x": levels, "y": counts, "text": counts, "textposition": "auto",
+                                    "marker": {"color": [level_color.get(lv, "#888") for lv in levels]}}],
                           "layout": _layout(yaxis={"title": "weaves"})}
 
     at = summary["arms_time"]
-    figs["arms-time"] = {"data": [{"type": "bar", "name": a, "x": at["x"], "y": ys, "marker": {"color": arm_color[a]}}
-                                  for a, ys in at["arms"].items()],
-                         "layout": _layout(barmode="stack", yaxis={"title": "weaves"})}
+    figs["arms-time"] = {"data": _bars(at["arms"], at["x"], arm_color), "layout": stacked}
 
-    types = list(summary["arms_type"])
-    arm_names = sorted({a for arms in summary["arms_type"].values() for a in arms})
-    figs["arms-type"] = {"data": [{"type": "bar", "name": a, "x": types, "y": [summary["arms_type"][t].get(a, 0) for t in types],
-                                   "marker": {"color": arm_color.get(a, "#888")}} for a in arm_names],
-                         "layout": _layout(barmode="stack", yaxis={"title": "weaves"})}
+    by_type = summary["arms_type"]
+    types = list(by_type)
+    type_arms = sorted({a for per_arm in by_type.values() for a in per_arm})
+    figs["arms-type"] = {"data": _bars({a: [by_type[t].get(a, 0) for t in types] for a in type_arms}, types, arm_color),
+                         "layout": stacked}
 
     figs["routing-posterior"] = _posterior_figure(
         summary["routing_posteriors"],
@@ -553,8 +561,8 @@ def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         summary["tool_posteriors"], "No feedback yet: `hololoom feedback ID --useful` or `await loom.feedback(id, ...)`.")
 
     o = summary["outcomes"]
-    figs["outcomes"] = {"data": [{"type": "bar", "name": st, "x": o["x"], "y": o[st], "marker": {"color": _STATUS_COLORS[st]}}
-                                 for st in ("ok", "degraded", "error")], "layout": _layout(barmode="stack", yaxis={"title": "weaves"})}
+    figs["outcomes"] = {"data": _bars({st: o[st] for st in ("ok", "degraded", "error")}, o["x"], _STATUS_COLORS),
+                        "layout": stacked}
 
     p = summary["process"]
     data = [{"type": "scatter", "mode": "lines+markers", "name": f"memories ({ns})", "x": series["x"], "y": series["y"],
@@ -564,9 +572,9 @@ def build_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         data.append({"type": "scatter", "mode": "lines+markers", "name": f"RSS MiB (pid {pid})", "x": series["x"],
                      "y": series["y"], "yaxis": "y2", "line": {"dash": "dot", "color": _COLORS[i % len(_COLORS)]},
                      "marker": {"size": 4}})
-    figs["process"] = {"data": data, "layout": _layout(yaxis={"title": "memories", "rangemode": "tozero"},
-                                                       yaxis2={"title": "RSS MiB", "overlaying": "y", "side": "right",
-                                                               "rangemode": "tozero"})}
+    figs["process"] = {"data": data, "layout": _layout(
+        yaxis={"title": "memories", "rangemode": "tozero"},
+        yaxis2={"title": "RSS MiB", "overlaying": "y", "side": "right", "rangemode": "tozero"})}
     return figs
 
 
@@ -622,7 +630,8 @@ def _recent_table(html: Any, dcc: Any, rows: Sequence[Mapping[str, Any]]) -> Any
             html.Td(dcc.Link(r["time"], href=href)), html.Td(dcc.Link(r["query"], href=href), className="q"),
             html.Td(r["level"]), html.Td(r["arm"]), html.Td(r["query_type"]), html.Td(r["tool"]),
             html.Td(f"{r['confidence']:.2f}"), html.Td(f"{r['ms']:g}"),
-            html.Td(r["status"], className=f"st-{r['status']}"), html.Td(_fmt(r["feedback"] if r["feedback"] != "" else None, "{:g}", "")),
+            html.Td(r["status"], className=f"st-{r['status']}"),
+            html.Td("" if r["feedback"] == "" else f"{r['feedback']:g}"),
         ], id=f"row-{r['id']}"))
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)], className="plain recent-table")
 
@@ -649,7 +658,8 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
     header = html.Div([
         html.H3(record.get("query", "")),
         html.Div(f"{record.get('id')} · {_clock(created)} · {record.get('complexity')} · backend {record.get('backend')}"
-                 f" · arm {_arm(record)} ({routing.get('strategy', record.get('strategy'))}) · query type {_query_type(record)}"
+                 f" · arm {_arm(record)} ({routing.get('strategy', record.get('strategy'))})"
+                 f" · query type {_query_type(record)}"
                  f" · tool {record.get('tool')} · confidence {float(record.get('confidence') or 0):.2f}"
                  f" · {float(record.get('duration_ms') or 0):.1f} ms · {_status(record)}", className="kpi-sub"),
         *[html.Div(f"warning: {w}", className="warn") for w in record.get("warnings") or ()],
@@ -661,7 +671,8 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
             "y": [f"{i}. {s.get('loom_name')}" for i, s in enumerate(stages, 1)],
             "x": [float(s.get("duration_ms") or 0.0) for s in stages],
             "base": [max(0.0, (float(s.get("started_at") or created) - created) * 1000.0) for s in stages],
-            "marker": {"color": ["#BBBBBB" if s.get("skipped") else ("#E45756" if s.get("error") else "#4C78A8") for s in stages]},
+            "marker": {"color": ["#BBBBBB" if s.get("skipped") else ("#E45756" if s.get("error") else "#4C78A8")
+                                 for s in stages]},
             "hovertemplate": "%{y}: %{x:.2f} ms<extra></extra>"}
     waterfall = dcc.Graph(id="trace-waterfall", config={"displayModeBar": False}, figure={"data": [bars], "layout": _layout(
         height=40 + 24 * max(1, len(stages)), yaxis={"autorange": "reversed"}, xaxis={"title": "ms since the weave started"},
@@ -680,7 +691,8 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
         ctx_rows.append([i, f"{float(item.get('score') or 0):.3f}", item.get("found_in_pass"), text[:160],
                          "; ".join(item.get("paths") or ()),
                          ", ".join(f"{k}={float(v):.3f}" for k, v in (item.get("score_parts") or {}).items())])
-    parts = [header, html.H4("Stages"), waterfall, _html_table(html, ["#", "loom", "stage", "ms", "status", "data"], stage_rows, "stages"),
+    parts = [header, html.H4("Stages"), waterfall,
+             _html_table(html, ["#", "loom", "stage", "ms", "status", "data"], stage_rows, "stages"),
              html.H4("Crawl passes"),
              _html_table(html, ["pass", "new", "kept", "dropped", "ms", "paths"], pass_rows) if pass_rows
              else html.Div("no crawl passes (the crawl was skipped or cut)", className="hint"),
@@ -692,7 +704,8 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
         scores, avail = routing.get("scores") or {}, routing.get("availability") or {}
         arm_rows = [[("▶ " if arm == routing.get("arm") else "") + str(arm),
                      ", ".join(f"{float(v):.2f}" for v in post[arm]) if arm in post else "",
-                     _fmt(means.get(arm), "{:.3f}", ""), _fmt(scores.get(arm), "{:.3f}", ""), _fmt(avail.get(arm), "{:.2f}", "")]
+                     _fmt(means.get(arm), "{:.3f}", ""), _fmt(scores.get(arm), "{:.3f}", ""),
+                     _fmt(avail.get(arm), "{:.2f}", "")]
                     for arm in sorted(set(post) | set(scores))]
         parts += [html.H4("Routing decision"),
                   html.Div(f"{routing.get('strategy')} · query type {routing.get('query_type')} · decision "
@@ -705,18 +718,33 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;background:#F3F4F7;color:#222}
-.top{background:#1F2A44;color:white;padding:12px 20px}.top h1{margin:0;font-size:20px}.top .sub{opacity:.75;font-size:12px}
-.wrap{padding:12px 20px}.kpis{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:10px}
+.top{background:#1F2A44;color:white;padding:12px 20px}
+.top h1{margin:0;font-size:20px}
+.top .sub{opacity:.75;font-size:12px}
+.wrap{padding:12px 20px}
+.kpis{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:10px}
 .kpi{background:white;border-radius:6px;padding:8px 12px;min-width:150px;flex:1;box-shadow:0 1px 2px #0001}
-.kpi-label{font-size:11px;color:#666;text-transform:uppercase}.kpi-value{font-size:20px;font-weight:600}.kpi-sub{font-size:11px;color:#777}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:10px}.card{background:white;border-radius:6px;padding:8px;box-shadow:0 1px 2px #0001}
-.card h2{font-size:13px;margin:2px 6px 4px;color:#333}.hint{color:#777;font-size:13px;padding:8px}
+.kpi-label{font-size:11px;color:#666;text-transform:uppercase}
+.kpi-value{font-size:20px;font-weight:600}
+.kpi-sub{font-size:11px;color:#777}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:10px}
+.card{background:white;border-radius:6px;padding:8px;box-shadow:0 1px 2px #0001}
+.card h2{font-size:13px;margin:2px 6px 4px;color:#333}
+.hint{color:#777;font-size:13px;padding:8px}
 .banner{background:#FFF6DB;border:1px solid #F2D27A;border-radius:6px;padding:8px 12px;margin-bottom:10px;font-size:13px}
-table.plain{border-collapse:collapse;font-size:12px;width:100%}table.plain td,table.plain th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left;vertical-align:top}
-.recent{max-height:430px;overflow-y:auto}.recent-table td.q{max-width:520px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.recent-table a{color:#1F4E8C;text-decoration:none}.recent-table a:hover{text-decoration:underline}.recent-table thead th{position:sticky;top:0;background:#F3F4F7}
-.st-ok{color:#2E7D32;font-weight:600}.st-degraded{color:#B26A00;font-weight:600}.st-error{color:#B00020;font-weight:600}
-.warn{color:#9a6a00;font-size:12px}.err{color:#B00020;font-size:12px}blockquote{margin:8px 0;padding:6px 10px;background:#F7F7FA;border-left:3px solid #4C78A8}
+table.plain{border-collapse:collapse;font-size:12px;width:100%}
+table.plain td,table.plain th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left;vertical-align:top}
+.recent{max-height:430px;overflow-y:auto}
+.recent-table td.q{max-width:520px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.recent-table a{color:#1F4E8C;text-decoration:none}
+.recent-table a:hover{text-decoration:underline}
+.recent-table thead th{position:sticky;top:0;background:#F3F4F7}
+.st-ok{color:#2E7D32;font-weight:600}
+.st-degraded{color:#B26A00;font-weight:600}
+.st-error{color:#B00020;font-weight:600}
+.warn{color:#9a6a00;font-size:12px}
+.err{color:#B00020;font-size:12px}
+blockquote{margin:8px 0;padding:6px 10px;background:#F7F7FA;border-left:3px solid #4C78A8}
 @media(max-width:1100px){.grid{grid-template-columns:1fr}}
 """
 
@@ -758,7 +786,8 @@ def create_app(home: str | os.PathLike[str] | None = None, *, refresh_ms: int = 
                                className="card") for gid, title in GRAPHS.items()], className="grid"),
             html.Div([html.H2("Recent queries, newest first (click one for its trace)"),
                       html.Div(id="recent", className="recent")], className="card", style={"marginTop": "10px"}),
-            html.Div([html.H2("Trace"), html.Div(trace_view(None), id="trace")], className="card", style={"marginTop": "10px"}),
+            html.Div([html.H2("Trace"), html.Div(trace_view(None), id="trace")], className="card",
+                     style={"marginTop": "10px"}),
         ], className="wrap"),
         dcc.Store(id="signature"),
         dcc.Store(id="trace-shown"),

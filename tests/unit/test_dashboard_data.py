@@ -128,6 +128,9 @@ async def test_record_cache_reads_only_appended_lines_and_follows_rotation(woven
     with path.open("ab") as fh:
         fh.write(b'-line", "query": "x"}\n')
     assert [r.id for r in cache.rows()] == [woven[0]["id"], "partial-line"]
+    with path.open("ab") as fh:
+        fh.write(b'not json at all\n[1, 2]\n{"no": "id"}\n')  # skipped, never fatal
+    assert [r.id for r in cache.rows()] == [woven[0]["id"], "partial-line"]
     log.append(woven[1])
     log.max_bytes = path.stat().st_size + 10  # the next append rotates the log, as a full one does
     log.append(woven[2])

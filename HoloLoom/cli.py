@@ -342,14 +342,21 @@ def dashboard(
     port: int = typer.Option(8050, help="Port of the dashboard."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     home: Optional[Path] = HomeOpt,
+    refresh_ms: int = typer.Option(2000, "--refresh-ms", help="How often the page re-reads the logs."),
 ) -> None:
     """The Dash dashboard over what HoloLoom processes record under HOLOLOOM_HOME."""
+    if refresh_ms < 200:
+        raise typer.BadParameter("--refresh-ms must be at least 200")
     try:
         from .dashboard import start_dashboard
-    except ImportError as exc:
+
+        start_dashboard(port=port, host=host, home=home, refresh_ms=refresh_ms)
+    except ImportError as exc:  # MissingDependencyError is one too
         err_console.print(f"[bold red]error:[/] the dashboard needs the 'dashboard' extra: pip install 'HoloLoom[dashboard]' ({exc})")
         raise typer.Exit(EXIT_USAGE) from None
-    start_dashboard(port=port, host=host, home=home)
+    except HoloLoomError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def main() -> None:

@@ -84,8 +84,12 @@ def load_tool_state(home: str | os.PathLike[str]) -> dict[str, dict[str, list[fl
 
 
 def _feedback_files(home: Path) -> list[Path]:
-    return [home / "state" / "feedback.jsonl", home / "routing" / "routing_metrics.jsonl",
-            home / "state" / "routing_metrics.jsonl"]
+    # The orchestrator writes every feedback to state/feedback.jsonl; the routing metrics
+    # hold the same events (learned routing), so they are read only for older homes.
+    own = home / "state" / "feedback.jsonl"
+    if own.exists():
+        return [own]
+    return [home / "routing" / "routing_metrics.jsonl", home / "state" / "routing_metrics.jsonl"]
 
 
 def load_feedback(home: str | os.PathLike[str]) -> list[dict[str, Any]]:

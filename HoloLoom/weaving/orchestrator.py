@@ -107,6 +107,8 @@ class WeavingOrchestrator:
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._counts: dict[str, tuple[float, int]] = {}
         self.log = WeaveLog(self.state_dir / "weaves.jsonl") if self.state_dir else None
+        # Feedback as it is given, for other processes (the dashboard's feedback rate).
+        self.feedback_log = WeaveLog(self.state_dir / "feedback.jsonl") if self.state_dir else None
         self._remember = remember
 
     # -- events ------------------------------------------------------------------------
@@ -374,6 +376,9 @@ class WeavingOrchestrator:
         self.router.feedback(weave_id, reward, routing=entry.get("routing"))
         result = {"id": weave_id, "tool": entry["tool"], "reward": reward, "tool_posterior": {"alpha": alpha, "beta": beta},
                   "arm": entry.get("arm")}
+        if self.feedback_log is not None:
+            self.feedback_log.append({"spacetime_id": weave_id, "reward": reward, "tool": entry["tool"],
+                                      "arm": entry.get("arm"), "timestamp": time.time()})
         await self._emit("feedback", "end", weave_id, data=result)
         return result
 

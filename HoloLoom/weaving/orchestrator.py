@@ -19,9 +19,7 @@ marked degraded with a warning naming what was cut.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import random
 import time
 import uuid
 from collections import OrderedDict
@@ -56,10 +54,12 @@ def _check_weave_id(weave_id: object) -> str:
 
 
 class _Budget:
-    def __init__(self, clock: Callable[[], float], budget_ms: float) -> None:
+    """The card's time budget, counted from the start of the weave."""
+
+    def __init__(self, clock: Callable[[], float], started: float, budget_ms: float) -> None:
         self.clock = clock
-        self.deadline = clock() + budget_ms / 1000.0
-        self.cut: list[str] = []
+        self.deadline = started + budget_ms / 1000.0
+        self.cut: list[str] = []  # the stages it cut short
 
     @property
     def spent(self) -> bool:
@@ -178,8 +178,7 @@ class WeavingOrchestrator:
                               "passes": len(card.plan.passes), "tools": list(card.tools)}
 
             card: PatternCard = await self._run_stage(weave_id, Stage.PATTERN, pattern)
-            budget = _Budget(self.clock, card.budget_ms)
-            budget.deadline = started + card.budget_ms / 1000.0
+            budget = _Budget(self.clock, started, card.budget_ms)
 
             # 2 temporal
             async def temporal():

@@ -1,6 +1,5 @@
 import asyncio
 import multiprocessing
-import time
 
 import numpy as np
 import pytest

@@ -16,8 +16,9 @@ dataset's questions, embedded the same way.
 - ``neighbors_p50_ms``: median ``neighbors`` of 3 random shards (max_degree 48, limit
   500), the graph step of a crawl pass.
 
-Each latency is taken over 200 calls after 30 untimed ones (fewer, but at least 20,
-when a slow engine exceeds a minute).
+Before measuring, each store writes, searches and deletes 2,000 records in another
+namespace, so a freshly started server is measured warm. Each latency is taken over 200
+calls after 30 untimed ones (fewer, but at least 20, when a slow engine exceeds a minute).
 
 Neo4j comes from ``HOLOLOOM_NEO4J_URI/USER/PASSWORD`` when set; otherwise, from a
 checkout with Java 17+ and Maven, a throwaway server is started with
@@ -56,6 +57,8 @@ ADD_BATCH = 1000
 SEARCHES = 200
 NEIGHBOR_CALLS = 200
 WARMUP = 30
+WARMUP_RECORDS = 2000
+WARMUP_NAMESPACE = "bench-backends-warmup"
 BUDGET_S = 60.0  # per measurement: slow engines (local-mode Qdrant) stop after >= 20 samples
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
@@ -180,10 +183,29 @@ async def _sample(call: Callable[[int], Any], count: int) -> list[float]:
     return times
 
 
+async def _warm_up(store: Any, records: list[Any], queries: np.ndarray) -> None:
+    """Write, read and delete a throwaway namespace first, so a freshly started server is
+    measured in the steady state (JIT-compiled, caches filled) and not while warming."""
+    from dataclasses import replace
+
+    from ..memory.base import ShardRecord
+    from ..types import SearchFilter
+
+    warm = [ShardRecord(replace(r.shard, namespace=WARMUP_NAMESPACE), r.vector) for r in records[:WARMUP_RECORDS]]
+    for i in range(0, len(warm), ADD_BATCH):
+        await store.add(warm[i : i + ADD_BATCH])
+    flt = SearchFilter(WARMUP_NAMESPACE)
+    for i in range(WARMUP):
+        await store.vector_search(queries[i % len(queries)], flt, limit=10)
+        await store.neighbors([w.shard.id for w in warm[i * 3 : i * 3 + 3]], flt, max_degree=48, limit=500)
+    await store.delete_namespace(WARMUP_NAMESPACE)
+
+
 async def _measure(store: Any, records: list[Any], queries: np.ndarray, say: Callable[[str], None]) -> dict[str, float]:
     from ..types import SearchFilter
 
     await store.delete_namespace(NAMESPACE)
+    await _warm_up(store, records, queries)
     started = time.perf_counter()
     for i in range(0, len(records), ADD_BATCH):
         await store.add(records[i : i + ADD_BATCH])

@@ -36,7 +36,7 @@ class Neo4jTarget:
 
         auth = None if self.password is None else ("neo4j", self.password)
         with neo4j.GraphDatabase.driver(self.uri, auth=auth) as driver, driver.session() as session:
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+            session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ def test_backend_benchmark_json(tmp_path, monkeypatch, embedder) -> None:
     monkeypatch.setattr(bench, "SEARCHES", 5)
     monkeypatch.setattr(bench, "NEIGHBOR_CALLS", 5)
     monkeypatch.setattr(bench, "WARMUP", 1)
+    monkeypatch.setattr(bench, "WARMUP_RECORDS", 10)
     out = tmp_path / "backends.json"
     payload = bench.run_and_report(40, json_path=out, backends=["embedded", "qdrant"], data=DATA)
     written = json.loads(out.read_text())

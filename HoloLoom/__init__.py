@@ -56,6 +56,17 @@ from .weaving import (
 
 __version__ = "0.1.0"
 
+# The server backends load their drivers only when asked for (optional extras).
+_LAZY = {"Neo4jStore", "QdrantStore", "HybridStore", "HybridWriteError"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import memory
+
+        return getattr(memory, name)
+    raise AttributeError(f"module 'HoloLoom' has no attribute {name!r}")
+
 __all__ = [
     "ABTestRouter",
     "AddResult",
@@ -76,6 +87,8 @@ __all__ = [
     "Hit",
     "HoloLoom",
     "HoloLoomError",
+    "HybridStore",
+    "HybridWriteError",
     "implicit_reward",
     "InvalidComplexityError",
     "InvalidFeedbackError",
@@ -93,11 +106,13 @@ __all__ = [
     "MetricsCollector",
     "MissingDependencyError",
     "MultipassCrawler",
+    "Neo4jStore",
     "NotFoundError",
     "PartialWriteError",
     "PassReport",
     "PassSpec",
     "PatternCard",
+    "QdrantStore",
     "RoutingDecision",
     "RoutingOrchestrator",
     "rule_based_routing",

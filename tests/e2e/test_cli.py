@@ -12,7 +12,9 @@ HOLOLOOM = [sys.executable, "-m", "HoloLoom.cli"]
 
 
 def run(args: list[str], home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOLOLOOM_HOME": str(home), "COLUMNS": "120"}
+    # Fixed routing and a seed: these tests check what the command prints for a known store;
+    # learned routing (the default) has its own tests.
+    env = {**os.environ, "HOLOLOOM_HOME": str(home), "COLUMNS": "120", "HOLOLOOM_ROUTING": "fixed", "HOLOLOOM_SEED": "1"}
     proc = subprocess.run(HOLOLOOM + args, env=env, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")

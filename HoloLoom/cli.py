@@ -252,12 +252,15 @@ def bench_quality(
     data: Path = typer.Option(Path(DEFAULT_DATA), help="Directory with corpus.jsonl and questions.jsonl."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
     backend: str = typer.Option("embedded", help="embedded, neo4j, qdrant or hybrid."),
-    through_weave: bool = typer.Option(False, "--through-weave", help="Rank with weave(tool='search')."),
+    through_weave: bool = typer.Option(False, "--through-weave", help="Rank the levels with weave(tool='search')."),
+    feedback: str = typer.Option("none", "--feedback", help="gold: feedback on half the questions, score the other half."),
 ) -> None:
-    """Recall@k of dense, BM25 and the crawler at every level on real multi-hop data."""
-    from .bench.quality import run_and_report
+    """Recall@k of dense, BM25, the crawler at every level and the default weave, on real data."""
+    from .bench.quality import FEEDBACK_MODES, run_and_report
 
-    run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave)
+    if feedback not in FEEDBACK_MODES:
+        raise typer.BadParameter(f"use one of {', '.join(FEEDBACK_MODES)}", param_hint="--feedback")
+    run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave, feedback=feedback)
 
 
 @bench_app.command("latency")

@@ -1,15 +1,30 @@
-"""Retrieval quality on multi-hop question data (e.g. ``../shared/data/hotpotqa-100``).
+"""Retrieval quality on question data (e.g. ``../shared/data/hotpotqa-100``, ``locomo-dev``).
 
-    python -m benchmarks.quality --data DIR [--json FILE] [--backend embedded]
+    python -m benchmarks.quality --data DIR [--json FILE] [--backend embedded] [--feedback gold]
     hololoom bench quality --data DIR [--json FILE]
 
-DIR holds ``corpus.jsonl`` (``{"title", "text"}``, title unique) and ``questions.jsonl``
-(``{"question", "supporting_titles"}``). The corpus goes into a fresh store in a
-temporary directory; every question is then answered by ``dense`` (one vector search on
-the same store and embedder: the baseline), ``bm25`` (bm25s over the same passages) and
-the crawler at each level. recall@k is the mean fraction of a question's supporting
-titles in its top k; all@5 the share of questions with every supporting title in the
-top 5; p50_ms the median retrieval time per question (the query embedding included).
+DIR holds ``corpus.jsonl`` and ``questions.jsonl``. A passage is ``{"text"}`` plus an
+optional ``title``, ``id``, ``occurred_at`` and ``metadata`` (all passed to ``add()``); its
+key is its ``id`` when present, else its ``title``, and keys are unique. A question is
+``{"question", "supporting_titles"}``, where ``supporting_titles`` lists passage keys.
+
+The corpus goes into a fresh store in a temporary directory; every question is then
+answered by:
+
+- ``dense``: one vector search on the same store and embedder (the baseline);
+- ``bm25``: bm25s over the same passages;
+- ``LITE`` .. ``RESEARCH``: the crawler at each level (fixed routing);
+- ``default``: what a user gets: ``weave(q, tool="search", limit=10)`` with default
+  settings (learned routing, complexity detected, no feedback), state starting empty.
+
+With ``--feedback gold`` the questions are shuffled with a fixed seed; the first half is
+woven with the defaults and each weave gets ``feedback(id, reward=its recall@5)``; the
+second half is then scored (``held_out``: ``default+gold`` beside every method on the
+same questions).
+
+recall@k is the mean fraction of a question's supporting passages in its top k; all@5
+the share of questions with every one in the top 5; p50_ms the median time per question
+(the query embedding included).
 """
 
 from __future__ import annotations
@@ -17,6 +32,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,35 +42,60 @@ from typing import Any
 
 from ._common import median, print_table, write_json
 
-__all__ = ["load_dataset", "run_quality", "score_rankings"]
+__all__ = ["load_dataset", "passage_key", "run_quality", "score_rankings"]
 
 KS = (2, 5, 10)
 #: The repository sits beside ``shared/``; from a checkout this finds the HotpotQA set.
 DEFAULT_DATA = str(Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa-100")
 LEVELS = ("LITE", "FAST", "FULL", "RESEARCH")
+FEEDBACK_MODES = ("none", "gold")
+#: Seeds the question shuffle of ``--feedback gold`` and the default loom's samplers.
+SEED = 20261129
 
 
-def load_dataset(data_dir: str | Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+def passage_key(passage: dict[str, Any]) -> str:
+    """A passage's key: its ``id`` when it has one (chat turns have no title), else its title."""
+    return str(passage["id"]) if passage.get("id") is not None else str(passage["title"])
+
+
+def load_dataset(data_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     data_dir = Path(data_dir)
     corpus = [json.loads(line) for line in (data_dir / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     questions = [json.loads(line) for line in (data_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    titles = [p["title"] for p in corpus]
-    if len(set(titles)) != len(titles):
-        raise SystemExit(f"{data_dir}/corpus.jsonl: titles must be unique")
+    keys = [passage_key(p) for p in corpus]
+    if len(set(keys)) != len(keys):
+        raise SystemExit(f"{data_dir}/corpus.jsonl: passage ids (or titles) must be unique")
     return corpus, questions
 
 
 def score_rankings(rankings: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for k in KS:
-        fractions = [len(set(r[:k]) & set(g)) / len(set(g)) for r, g in zip(rankings, gold) if g]
+        fractions = [recall_at(r, g, k) for r, g in zip(rankings, gold) if g]
         out[f"recall@{k}"] = sum(fractions) / len(fractions) if fractions else 0.0
     complete = [set(g) <= set(r[:5]) for r, g in zip(rankings, gold) if g]
     out["all@5"] = sum(complete) / len(complete) if complete else 0.0
     return out
 
 
-async def _timed(questions: Sequence[dict[str, Any]], rank: Callable[[str], Awaitable[list[str]]]) -> tuple[list[list[str]], list[float]]:
+def recall_at(ranking: Sequence[str], gold: Sequence[str], k: int) -> float:
+    return len(set(ranking[:k]) & set(gold)) / len(set(gold)) if gold else 0.0
+
+
+def _documents(corpus: Sequence[dict[str, Any]]) -> list[Any]:
+    from HoloLoom import Document
+
+    return [
+        Document(text=p["text"], title=p.get("title"), id=p.get("id"), occurred_at=p.get("occurred_at"),
+                 metadata=p.get("metadata") or {})
+        for p in corpus
+    ]
+
+
+Ranker = Callable[[str], Awaitable[list[str]]]
+
+
+async def _timed(questions: Sequence[dict[str, Any]], rank: Ranker) -> tuple[list[list[str]], list[float]]:
     rankings, times = [], []
     for q in questions:
         started = time.perf_counter()
@@ -69,91 +111,168 @@ async def run_quality(
     levels: Sequence[str] = LEVELS,
     loom_factory: Callable[[Path], Any] | None = None,
     through_weave: bool = False,
+    default_row: bool = True,
+    feedback: str = "none",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Ingest the corpus into a fresh store and score every method; returns the JSON payload."""
     import bm25s
 
-    from HoloLoom import Document, HoloLoom, Settings
+    from HoloLoom import HoloLoom, Settings
+    from HoloLoom.types import SearchFilter
 
+    if feedback not in FEEDBACK_MODES:
+        raise SystemExit(f"--feedback must be one of {', '.join(FEEDBACK_MODES)}")
     corpus, questions = load_dataset(data_dir)
+    by_id = any(p.get("id") is not None for p in corpus)
     gold = [q.get("supporting_titles") or [] for q in questions]
     say = progress or (lambda _m: None)
     methods: dict[str, dict[str, float]] = {}
+    rankings_of: dict[str, list[list[str]]] = {}
+    payload: dict[str, Any] = {"dataset": Path(data_dir).name, "questions": len(questions), "passages": len(corpus),
+                               "backend": backend}
     with tempfile.TemporaryDirectory(prefix="hololoom-quality-") as tmp:
         home = Path(tmp)
-        # Fixed routing: every question takes each level's own plan (learned routing has its own benchmark).
+        # Fixed routing: every question takes each level's own plan (the default row below
+        # measures what learned routing does with it).
         loom = loom_factory(home) if loom_factory else HoloLoom(settings=Settings.from_env(home=home, backend=backend, routing="fixed"))
         async with loom:
             say(f"ingesting {len(corpus)} passages into the {backend} store")
             started = time.perf_counter()
-            docs = [Document(text=p["text"], title=p["title"]) for p in corpus]
-            result = await loom.add(docs, namespace="bench")
-            ingest_s = time.perf_counter() - started
-            say(f"ingested {len(result.ids)} shards in {ingest_s:.1f}s")
-            # Long passages are chunked, so map every shard (chunk) back to its passage title.
-            title_of = {s.id: s.metadata["title"] for s in await loom.store.get(result.ids, namespace="bench")}
+            result = await loom.add(_documents(corpus), namespace="bench")
+            payload["ingest_s"] = round(time.perf_counter() - started, 3)
+            say(f"ingested {len(result.ids)} shards in {payload['ingest_s']:.1f}s")
+            # Long passages are chunked: map every shard (chunk) back to its passage key.
+            key_of = {
+                s.id: (str(s.metadata.get("document_id", s.id)) if by_id else s.metadata["title"])
+                for s in await loom.store.get(list(dict.fromkeys(result.ids)), namespace="bench")
+            }
             await loom.recall("warm up", complexity="LITE", namespace="bench")
-
-            from HoloLoom.types import SearchFilter
-
             flt = SearchFilter(namespace="bench")
+
+            async def score(name: str, rank: Ranker) -> None:
+                say(name)
+                rankings, times = await _timed(questions, rank)
+                rankings_of[name] = rankings
+                methods[name] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
 
             async def dense(text: str) -> list[str]:
                 vec = (await loom.embedder.embed([text]))[0]
-                return [title_of[h.id] for h in await loom.store.vector_search(vec, flt, limit=10)]
+                return [key_of[h.id] for h in await loom.store.vector_search(vec, flt, limit=10)]
 
-            say("dense")
-            rankings, times = await _timed(questions, dense)
-            methods["dense"] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
+            await score("dense", dense)
 
-            say("bm25")
-            titles = [p["title"] for p in corpus]
+            keys = [passage_key(p) for p in corpus]
             retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenize([f"{p['title']} {p['text']}" for p in corpus], stopwords="en", show_progress=False), show_progress=False)
+            retriever.index(bm25s.tokenize([f"{p['title']} {p['text']}" if p.get("title") else p["text"] for p in corpus],
+                                           stopwords="en", show_progress=False), show_progress=False)
 
             async def bm25(text: str) -> list[str]:
-                docs_idx, _ = retriever.retrieve(bm25s.tokenize([text], stopwords="en", show_progress=False), k=10, show_progress=False)
-                return [titles[i] for i in docs_idx[0]]
+                docs_idx, _ = retriever.retrieve(bm25s.tokenize([text], stopwords="en", show_progress=False),
+                                                 k=min(10, len(keys)), show_progress=False)
+                return [keys[i] for i in docs_idx[0]]
 
-            rankings, times = await _timed(questions, bm25)
-            methods["bm25"] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
+            await score("bm25", bm25)
 
             budget_cuts: dict[str, int] = {}
             for level in levels:
-                say(level)
                 if through_weave:
                     async def ranked(text: str, level: str = level) -> list[str]:
                         st = await loom.weave(text, complexity=level, namespace="bench", tool="search", limit=10)
                         if st.degraded:
                             budget_cuts[level] = budget_cuts.get(level, 0) + 1
-                        return [title_of[c.shard.id] for c in st.context]
+                        return [key_of[c.shard.id] for c in st.context]
                 else:
                     async def ranked(text: str, level: str = level) -> list[str]:
                         hits = await loom.recall(text, complexity=level, namespace="bench", limit=10)
-                        return [title_of[h.shard.id] for h in hits]
+                        return [key_of[h.shard.id] for h in hits]
 
-                rankings, times = await _timed(questions, ranked)
-                methods[level] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
-            payload: dict[str, Any] = {
-                "dataset": Path(data_dir).name,
-                "questions": len(questions),
-                "passages": len(corpus),
-                "backend": backend,
-                "ingest_s": round(ingest_s, 3),
-                "methods": methods,
-            }
+                await score(level, ranked)
             if through_weave:
                 payload["budget_cuts"] = {level: budget_cuts.get(level, 0) for level in levels}
-            return payload
+        if default_row and loom_factory is None:
+            payload.update(await _default_rows(home, backend, questions, gold, key_of, methods, rankings_of,
+                                               feedback=feedback, say=say))
+    payload["methods"] = methods
+    return payload
+
+
+async def _default_rows(
+    home: Path, backend: str, questions: Sequence[dict[str, Any]], gold: Sequence[Sequence[str]],
+    key_of: dict[str, str], methods: dict[str, dict[str, float]], rankings_of: dict[str, list[list[str]]],
+    *, feedback: str, say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The user's path: a loom with default settings over the same store, learning from nothing."""
+    from HoloLoom import HoloLoom, Settings
+
+    out: dict[str, Any] = {}
+
+    def fresh_loom() -> Any:
+        for learned in ("state", "routing"):  # what the fixed-routing runs left behind
+            shutil.rmtree(home / learned, ignore_errors=True)
+        return HoloLoom(settings=Settings(home=home, backend=backend, seed=SEED))
+
+    degraded = 0
+
+    async def weave_ranked(loom: Any, text: str) -> tuple[str, list[str]]:
+        nonlocal degraded
+        st = await loom.weave(text, namespace="bench", tool="search", limit=10)
+        degraded += bool(st.degraded)
+        return st.id, [key_of[c.shard.id] for c in st.context]
+
+    async with fresh_loom() as loom:
+        async def default(text: str) -> list[str]:
+            return (await weave_ranked(loom, text))[1]
+
+        say("default")
+        rankings, times = await _timed(questions, default)
+        rankings_of["default"] = rankings
+        methods["default"] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
+        out["default_degraded"] = degraded
+        out["default_arms"] = _arm_counts(loom)
+    if feedback == "gold":
+        order = list(range(len(questions)))
+        random.Random(SEED).shuffle(order)
+        train, test = order[: len(order) // 2], order[len(order) // 2:]
+        async with fresh_loom() as loom:
+            say(f"default+gold: feedback on {len(train)} questions")
+            for i in train:
+                weave_id, ranking = await weave_ranked(loom, questions[i]["question"])
+                await loom.feedback(weave_id, reward=recall_at(list(dict.fromkeys(ranking)), gold[i], 5))
+            say(f"default+gold: scoring {len(test)} held-out questions")
+            rankings, times = await _timed([questions[i] for i in test], lambda t: _second(weave_ranked(loom, t)))
+            held_out = {name: score_rankings([r[i] for i in test], [gold[i] for i in test])
+                        for name, r in rankings_of.items()}
+            held_out["default+gold"] = {**score_rankings(rankings, [gold[i] for i in test]), "p50_ms": median(times)}
+            out["held_out"] = {"questions": len(test), "seed": SEED, "methods": held_out}
+            out["gold_arms"] = _arm_counts(loom)
+    return out
+
+
+async def _second(pair: Awaitable[tuple[str, list[str]]]) -> list[str]:
+    return (await pair)[1]
+
+
+def _arm_counts(loom: Any) -> dict[str, int]:
+    """Which arms the router served, read from the weave log the loom keeps."""
+    counts: dict[str, int] = {}
+    log = loom.settings.home / "state" / "weaves.jsonl"
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                arm = str(json.loads(line).get("routing", {}).get("arm"))
+            except (ValueError, AttributeError):
+                continue
+            counts[arm] = counts.get(arm, 0) + 1
+    return counts
 
 
 def run_and_report(data: str | Path, *, backend: str = "embedded", json_path: str | Path | None = None,
-                   through_weave: bool = False) -> dict[str, Any]:
+                   through_weave: bool = False, feedback: str = "none") -> dict[str, Any]:
     """Run, print the table, write JSON: what the CLI and ``python -m benchmarks.quality`` do."""
     if not (Path(data) / "corpus.jsonl").exists():
         raise SystemExit(f"{data}: no corpus.jsonl here (give --data DIR)")
-    payload = asyncio.run(run_quality(data, backend=backend, through_weave=through_weave,
+    payload = asyncio.run(run_quality(data, backend=backend, through_weave=through_weave, feedback=feedback,
                                       progress=lambda m: print(f"... {m}", flush=True)))
     report(payload)
     write_json(json_path, payload)
@@ -165,17 +284,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--backend", default="embedded")
-    parser.add_argument("--through-weave", action="store_true", help="Rank with weave(tool='search') instead of recall().")
+    parser.add_argument("--through-weave", action="store_true", help="Rank the levels with weave(tool='search') instead of recall().")
+    parser.add_argument("--feedback", choices=FEEDBACK_MODES, default="none",
+                        help="gold: feedback (recall@5) on half the questions, score the other half.")
     args = parser.parse_args(argv)
-    run_and_report(args.data, backend=args.backend, json_path=args.json_path, through_weave=args.through_weave)
+    run_and_report(args.data, backend=args.backend, json_path=args.json_path, through_weave=args.through_weave,
+                   feedback=args.feedback)
     return 0
 
 
 def report(payload: dict[str, Any]) -> None:
+    columns = ["recall@2", "recall@5", "recall@10", "all@5", "p50_ms"]
     print_table(
         f"Retrieval quality: {payload['dataset']} ({payload['questions']} questions, {payload['passages']} passages, {payload['backend']})",
-        payload["methods"], ["recall@2", "recall@5", "recall@10", "all@5", "p50_ms"],
+        payload["methods"], columns,
     )
+    if "held_out" in payload:
+        held = payload["held_out"]
+        print_table(f"Held-out half ({held['questions']} questions) after gold feedback on the other half",
+                    held["methods"], columns)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ stored are not embedded again.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,11 +19,10 @@ from .embedding import Embedder
 from .errors import ValidationError
 from .extraction import EntityExtractor
 from .memory.base import MemoryStore, ShardRecord
-from .types import Document, MemoryShard, to_timestamp, validate_namespace
+from .types import Document, MemoryShard, validate_namespace
+from .validation import EntityNames, Instant, Metadata, ShardId, Title, check, check_text
 
 __all__ = ["AddResult", "Ingestor", "shard_id"]
-
-_ID_MAX = 256
 
 
 def shard_id(namespace: str, text: str) -> str:
@@ -58,47 +55,8 @@ class _Pending:
     explicit_time: bool
 
 
-def _check_metadata(metadata: object) -> dict[str, Any]:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise ValidationError(f"metadata must be a mapping, not {type(metadata).__name__}")
-    for key in metadata:
-        if not isinstance(key, str) or not key:
-            raise ValidationError(f"metadata keys must be non-empty strings, got {key!r}")
-    try:
-        # Round-trip so what is stored is exactly what every backend can hold.
-        return json.loads(json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from exc
-
-
-def _check_text(text: object, max_chars: int) -> str:
-    if not isinstance(text, str):
-        raise ValidationError(f"text must be a string, not {type(text).__name__}")
-    if not text.strip():
-        raise ValidationError("text is empty")
-    if len(text) > max_chars:
-        raise ValidationError(
-            f"text has {len(text):,} characters, more than the limit of {max_chars:,} "
-            "(split it, or raise HOLOLOOM_MAX_TEXT_CHARS)"
-        )
-    if "\x00" in text:
-        raise ValidationError("text contains a NUL character")
-    return text
-
-
-def _check_names(names: object, what: str) -> tuple[str, ...]:
-    if names is None:
-        return ()
-    if isinstance(names, str) or not isinstance(names, Iterable):
-        raise ValidationError(f"{what} must be a list of strings")
-    out = []
-    for n in names:
-        if not isinstance(n, str) or not n.strip():
-            raise ValidationError(f"{what} must be non-empty strings, got {n!r}")
-        out.append(n.strip())
-    return tuple(dict.fromkeys(out))
+def _check_metadata(metadata: object, name: str = "metadata") -> dict[str, Any]:
+    return {} if metadata is None else check(name, metadata, Metadata)
 
 
 class Ingestor:
@@ -168,17 +126,17 @@ class Ingestor:
         return docs
 
     def _validate(self, doc: Document) -> Document:
-        text = _check_text(doc.text, self.max_text_chars)
-        if doc.id is not None and (not isinstance(doc.id, str) or not doc.id.strip() or len(doc.id) > _ID_MAX):
-            raise ValidationError(f"id must be a non-empty string of at most {_ID_MAX} characters")
-        if doc.title is not None and (not isinstance(doc.title, str) or not doc.title.strip()):
-            raise ValidationError("title must be a non-empty string")
-        occurred = to_timestamp(doc.occurred_at, name="occurred_at")
-        if occurred is not None and not math.isfinite(occurred):
-            raise ValidationError("occurred_at must be finite")
+        """Every field through the one validation layer (HoloLoom.validation)."""
+        entities = doc.entities
+        if entities is not None and not isinstance(entities, (str, Mapping)) and isinstance(entities, Iterable):
+            entities = list(entities)  # a tuple or generator of names is as good as a list
+        names = check("entities", entities, EntityNames) if entities is not None else []
         return Document(
-            text=text, metadata=doc.metadata, id=doc.id, title=doc.title,
-            entities=_check_names(doc.entities, "entities"), occurred_at=occurred,
+            text=check_text(doc.text, max_chars=self.max_text_chars), metadata=doc.metadata,
+            id=check("id", doc.id, ShardId) if doc.id is not None else None,
+            title=check("title", doc.title, Title) if doc.title is not None else None,
+            entities=tuple(dict.fromkeys(n.strip() for n in names)),
+            occurred_at=check("occurred_at", doc.occurred_at, Instant) if doc.occurred_at is not None else None,
         )
 
     def plan(self, docs: Sequence[Document], namespace: str) -> list[_Pending]:

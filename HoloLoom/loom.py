@@ -8,33 +8,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import SkipValidation
 
 from .config import Settings
 from .crawl import CrawlPlan, CrawlResult, MultipassCrawler
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import InvalidQueryError, ValidationError
 from .extraction import EntityExtractor, RuleBasedExtractor
 from .ingest import AddResult, Ingestor
 from .memory import MemoryStore, create_store
-from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter, to_timestamp, validate_namespace
+from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter, validate_namespace
+from .validation import (
+    MAX_QUERY_CHARS, BudgetMs, EntityNames, Instant, Level, Limit, Metadata, Namespace, Query, Reward, ShardId,
+    ShardIds, SpacetimeId, Title, ToolName, Useful, Where, validated,
+)
 
 __all__ = ["HoloLoom", "MAX_QUERY_CHARS"]
-
-MAX_QUERY_CHARS = 10_000
-
-
-def check_query(query: object) -> str:
-    """Refuse empty, non-string and oversized queries with a clear error."""
-    if not isinstance(query, str):
-        raise InvalidQueryError(f"query must be a string, not {type(query).__name__}")
-    if not query.strip():
-        raise InvalidQueryError("query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise InvalidQueryError(f"query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
-    return query
 
 
 class HoloLoom:
@@ -130,22 +122,24 @@ class HoloLoom:
         """The EventBus every weave publishes its stage events on (subscribe to observe)."""
         return self.orchestrator.bus
 
-    def register_tool(self, name: str, tool: Any) -> None:
+    @validated
+    def register_tool(self, name: ToolName, tool: Callable[..., Any]) -> None:
         """Add an async tool ``tool(ctx: ToolContext) -> ToolResult`` that weave may choose or be told to use."""
         self.orchestrator.tools.register(name, tool)
 
+    @validated
     async def weave(
         self,
-        query: str,
+        query: Query,
         *,
-        complexity: Complexity | str | None = None,
-        namespace: str | None = None,
-        since: object = None,
-        until: object = None,
-        where: Mapping[str, Any] | None = None,
-        tool: str | None = None,
-        limit: int | None = None,
-        budget_ms: float | None = None,
+        complexity: Level | None = None,
+        namespace: Namespace | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        where: Where | None = None,
+        tool: ToolName | None = None,
+        limit: Limit | None = None,
+        budget_ms: BudgetMs | None = None,
     ) -> Any:
         """Run the nine-stage pipeline and return a Spacetime (result + timed provenance).
 
@@ -155,13 +149,15 @@ class HoloLoom:
             limit: how many context items reach the tool (default: the card's).
             budget_ms: override the card's time budget.
         """
-        check_query(query)
         return await self.orchestrator.weave(
             query, namespace=self._namespace(namespace), complexity=complexity, since=since, until=until,
             where=where, tool=tool, limit=limit, budget_ms=budget_ms,
         )
 
-    async def feedback(self, spacetime_id: str, reward: float | None = None, *, useful: bool | None = None) -> dict[str, Any]:
+    @validated
+    async def feedback(
+        self, spacetime_id: SpacetimeId, reward: Reward | None = None, *, useful: Useful | None = None
+    ) -> dict[str, Any]:
         """Tell HoloLoom how good a weave was: ``reward`` in [0, 1] or ``useful=True/False``."""
         return await self.orchestrator.feedback(spacetime_id, reward, useful=useful)
 
@@ -196,16 +192,17 @@ class HoloLoom:
 
     # -- writes ------------------------------------------------------------------------
 
+    @validated
     async def add(
         self,
-        items: str | Document | Mapping[str, Any] | Sequence[str | Document | Mapping[str, Any]],
+        items: Annotated[str | Document | Mapping[str, Any] | Sequence[str | Document | Mapping[str, Any]], SkipValidation],
         *,
-        metadata: Mapping[str, Any] | None = None,
-        namespace: str | None = None,
-        entities: Sequence[str] | None = None,
-        occurred_at: object = None,
-        title: str | None = None,
-        id: str | None = None,
+        metadata: Metadata | None = None,
+        namespace: Namespace | None = None,
+        entities: EntityNames | None = None,
+        occurred_at: Instant | None = None,
+        title: Title | None = None,
+        id: ShardId | None = None,
     ) -> AddResult:
         """Remember one text, many texts, or Documents.
 
@@ -221,64 +218,64 @@ class HoloLoom:
         )
         return await self.ingestor.add(docs, ns)
 
-    async def delete(self, ids: str | Sequence[str], *, namespace: str | None = None) -> int:
-        """Forget shards by id; returns how many existed."""
-        ids = [ids] if isinstance(ids, str) else list(ids)
-        if not all(isinstance(i, str) and i for i in ids):
-            raise ValidationError("ids must be non-empty strings")
+    @validated
+    async def delete(self, ids: ShardIds, *, namespace: Namespace | None = None) -> int:
+        """Forget shards by id (one id or a list); returns how many existed."""
         return await self.store.delete(ids, namespace=self._namespace(namespace))
 
-    async def forget_namespace(self, namespace: str | None = None) -> int:
+    @validated
+    async def forget_namespace(self, namespace: Namespace | None = None) -> int:
         """Forget every shard of a namespace."""
         return await self.store.delete_namespace(self._namespace(namespace))
 
     # -- reads -------------------------------------------------------------------------
 
-    async def get(self, id: str, *, namespace: str | None = None) -> MemoryShard | None:
+    @validated
+    async def get(self, id: ShardId, *, namespace: Namespace | None = None) -> MemoryShard | None:
         found = await self.store.get([id], namespace=self._namespace(namespace))
         return found[0] if found else None
 
+    @validated
     def search_filter(
-        self, namespace: str | None = None, *, since: object = None, until: object = None,
-        where: Mapping[str, Any] | None = None,
+        self, namespace: Namespace | None = None, *, since: Instant | None = None, until: Instant | None = None,
+        where: Where | None = None,
     ) -> SearchFilter:
-        return SearchFilter(
-            namespace=self._namespace(namespace),
-            since=to_timestamp(since, name="since"),
-            until=to_timestamp(until, name="until"),
-            where=dict(where or {}),
-        )
+        return SearchFilter(namespace=self._namespace(namespace), since=since, until=until, where=where or {})
 
+    @validated
     async def crawl(
         self,
-        query: str,
+        query: Query,
         *,
-        complexity: Complexity | str = Complexity.FAST,
-        limit: int | None = 10,
-        namespace: str | None = None,
-        since: object = None,
-        until: object = None,
-        where: Mapping[str, Any] | None = None,
+        complexity: Level = Complexity.FAST,
+        limit: Limit | None = 10,
+        namespace: Namespace | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        where: Where | None = None,
         plan: CrawlPlan | None = None,
     ) -> CrawlResult:
         """Like :meth:`recall`, returning the crawl's per-pass reports too."""
-        check_query(query)
-        level = Complexity.parse(complexity)
-        if limit is not None and (not isinstance(limit, int) or limit <= 0):
-            raise ValidationError("limit must be a positive integer")
-        flt = self.search_filter(namespace, since=since, until=until, where=where)
-        return await self.crawler.crawl(query, flt, complexity=level, limit=limit, plan=plan)
+        return await self._crawl(query, complexity, limit, namespace, since, until, where, plan)
 
+    async def _crawl(
+        self, query: str, complexity: Complexity, limit: int | None, namespace: str | None, since: float | None,
+        until: float | None, where: dict[str, Any] | None, plan: CrawlPlan | None = None,
+    ) -> CrawlResult:
+        flt = SearchFilter(namespace=self._namespace(namespace), since=since, until=until, where=where or {})
+        return await self.crawler.crawl(query, flt, complexity=complexity, limit=limit, plan=plan)
+
+    @validated
     async def recall(
         self,
-        query: str,
+        query: Query,
         *,
-        complexity: Complexity | str = Complexity.FAST,
-        limit: int | None = 10,
-        namespace: str | None = None,
-        since: object = None,
-        until: object = None,
-        where: Mapping[str, Any] | None = None,
+        complexity: Level = Complexity.FAST,
+        limit: Limit | None = 10,
+        namespace: Namespace | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        where: Where | None = None,
     ) -> list[ScoredShard]:
         """The memories that best answer ``query``, each saying how it was found.
 
@@ -287,12 +284,11 @@ class HoloLoom:
             since, until: only memories whose ``occurred_at`` lies in this window.
             where: metadata equalities, e.g. ``{"speaker": "Ana"}``.
         """
-        result = await self.crawl(
-            query, complexity=complexity, limit=limit, namespace=namespace, since=since, until=until, where=where
-        )
+        result = await self._crawl(query, complexity, limit, namespace, since, until, where)
         return result.items
 
-    async def count(self, *, namespace: str | None = None) -> int:
+    @validated
+    async def count(self, *, namespace: Namespace | None = None) -> int:
         return await self.store.count(self._namespace(namespace))
 
     async def stats(self) -> dict[str, Any]:

@@ -198,7 +198,7 @@ async def test_level_menu_errors_and_end_of_input(small_loom: HoloLoom) -> None:
         assert re.search(rf"│ \d │ {name}\s", text)
     assert "level: LITE" in text
     assert "unknown complexity 'nonsense'" in text
-    assert "error: query has 10,001 characters" in text  # a refused question is shown, the session goes on
+    assert "error: query must have at most 10000 characters" in text  # a refused question is shown, the session goes on
     assert "level: auto" in text and ui.complexity is None
     # a question that reads as Rich markup is drawn as plain text; the session goes on
     assert len(ui.history) == 1 and ui.history[0].query == "Where is [/x] Leland?"

@@ -10,17 +10,20 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from .config import Settings
+from .config import BACKENDS, Settings
 from .errors import HoloLoomError
 from .bench.quality import DEFAULT_DATA
+from .rendering import safe_text
 from .types import Document
+from .validation import Instant, Level, Limit, Namespace, Query, Reward, ShardIds, SpacetimeId, ToolName, check
 
 T = TypeVar("T")
 
@@ -33,12 +36,27 @@ err_console = Console(stderr=True)
 EXIT_USAGE = 2
 
 
+def _fail(exc: HoloLoomError | str) -> NoReturn:
+    """Print a refusal (inertly: it may quote the input) and exit with the usage code."""
+    err_console.print(Text("error: ", style="bold red") + safe_text(str(exc)))
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _checked(**arguments: tuple[object, Any]) -> None:
+    """Validate command arguments with the library's own rules before anything is loaded or opened."""
+    try:
+        for name, (value, kind) in arguments.items():
+            if value is not None:
+                check(name, value, kind)
+    except HoloLoomError as exc:
+        _fail(exc)
+
+
 def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(coro_factory())
     except HoloLoomError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+        _fail(exc)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(130) from None
@@ -55,34 +73,50 @@ HomeOpt = typer.Option(None, "--home", envvar="HOLOLOOM_HOME", help="Data direct
 NamespaceOpt = typer.Option(None, "--namespace", "-n", help="Namespace (tenant); default from HOLOLOOM_NAMESPACE.")
 
 
-def _read_inputs(files: list[Path], text: Optional[list[str]]) -> list[Document]:
+def _read_file(path: Path) -> str:
+    shown = ascii(str(path))  # a path may hold anything; its ascii() form is printable and inert
+    if not path.exists():
+        _fail(f"{shown} does not exist")
+    if not path.is_file():
+        _fail(f"{shown} is not a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        _fail(f"{shown} is not UTF-8 text")
+    except OSError as exc:
+        _fail(f"cannot read {shown}: {exc.strerror}")
+
+
+def _read_jsonl(path: Path) -> list[Document]:
     docs: list[Document] = []
-    for t in text or []:
-        docs.append(Document(text=t))
+    shown = ascii(str(path))
+    for n, line in enumerate(_read_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            _fail(f"{shown}:{n}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})")
+        if not isinstance(row, dict) or "text" not in row:
+            _fail(f"{shown}:{n}: each line needs a \"text\" field")
+        nested = row.get("metadata") or {}
+        if not isinstance(nested, dict):
+            _fail(f"{shown}:{n}: \"metadata\" must be an object, not {type(nested).__name__}")
+        meta = {k: v for k, v in row.items() if k not in ("text", "title", "id", "entities", "occurred_at", "metadata")}
+        meta.update(nested)
+        docs.append(Document(text=row["text"], title=row.get("title"), id=row.get("id"),
+                             entities=row.get("entities"), occurred_at=row.get("occurred_at"),
+                             metadata={**meta, "source": str(path)}))
+    return docs
+
+
+def _read_inputs(files: list[Path], text: Optional[list[str]]) -> list[Document]:
+    docs: list[Document] = [Document(text=t) for t in text or []]
     for path in files:
-        if not path.exists():
-            raise typer.BadParameter(f"{path} does not exist")
         if path.suffix == ".jsonl":
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise typer.BadParameter(f"{path}:{n}: not JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or "text" not in row:
-                    raise typer.BadParameter(f"{path}:{n}: each line needs a \"text\" field")
-                meta = {k: v for k, v in row.items() if k not in ("text", "title", "id", "entities", "occurred_at", "metadata")}
-                meta.update(row.get("metadata") or {})
-                docs.append(Document(text=row["text"], title=row.get("title"), id=row.get("id"),
-                                     entities=row.get("entities"), occurred_at=row.get("occurred_at"),
-                                     metadata={**meta, "source": str(path)}))
+            docs.extend(_read_jsonl(path))
         else:
-            try:
-                content = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                raise typer.BadParameter(f"{path} is not UTF-8 text") from None
-            docs.append(Document(text=content, title=path.stem, metadata={"source": str(path)}))
+            docs.append(Document(text=_read_file(path), title=path.stem, metadata={"source": str(path)}))
     if not docs:
         raise typer.BadParameter("give FILE arguments or --text")
     return docs
@@ -94,9 +128,10 @@ def add(
     text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text to remember (repeatable)."),
     home: Optional[Path] = HomeOpt,
     namespace: Optional[str] = NamespaceOpt,
-    batch: int = typer.Option(256, help="Documents per embedding batch."),
+    batch: int = typer.Option(256, min=1, help="Documents per embedding batch."),
 ) -> None:
     """Remember files or texts."""
+    _checked(namespace=(namespace, Namespace))
     docs = _read_inputs(files or [], text)
 
     async def go() -> tuple[int, int, int]:
@@ -128,6 +163,7 @@ def recall(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Retrieve the memories that answer a question (no tool, no weaving)."""
+    _checked(query=(query, Query), complexity=(complexity, Level), limit=(limit, Limit), namespace=(namespace, Namespace))
 
     async def go():
         async with _loom(home, namespace) as loom:
@@ -137,12 +173,14 @@ def recall(
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"recall: {query}")
+    # Stored text and the query are shown inertly: Text cells, never markup (HoloLoom.rendering).
+    table = Table(title=Text("recall: ") + safe_text(query, keep_newlines=False, limit=200))
     for col in ("#", "score", "pass", "paths", "memory"):
         table.add_column(col)
     for i, h in enumerate(hits, start=1):
         label = (h.shard.title + ": " if h.shard.title else "") + h.shard.text
-        table.add_row(str(i), f"{h.score:.3f}", str(h.found_in_pass), ", ".join(p.split("<-")[0] for p in h.paths)[:40], label[:160])
+        table.add_row(str(i), f"{h.score:.3f}", str(h.found_in_pass),
+                      safe_text(", ".join(p.split("<-")[0] for p in h.paths), limit=40), safe_text(label, limit=160))
     console.print(table)
 
 
@@ -159,6 +197,8 @@ def ask(
     trace: bool = typer.Option(False, "--trace", help="Print the full provenance tree."),
 ) -> None:
     """Weave an answer: the response, its sources and a compact trace."""
+    _checked(query=(query, Query), complexity=(complexity, Level), tool=(tool, ToolName), since=(since, Instant),
+             until=(until, Instant), namespace=(namespace, Namespace))
 
     async def go():
         async with _loom(home, namespace) as loom:
@@ -184,6 +224,7 @@ def feedback(
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Tell HoloLoom how good an answer was; it learns which tool to use."""
+    _checked(spacetime_id=(spacetime_id, SpacetimeId), reward=(reward, Reward))
 
     async def go():
         async with _loom(home, None) as loom:
@@ -191,7 +232,8 @@ def feedback(
 
     result = _run(go)
     post = result["tool_posterior"]
-    console.print(f"recorded reward {result['reward']:.2f} for tool {result['tool']} (posterior Beta({post['alpha']:.1f}, {post['beta']:.1f}))")
+    console.print(safe_text(f"recorded reward {result['reward']:.2f} for tool {result['tool']} "
+                            f"(posterior Beta({post['alpha']:.1f}, {post['beta']:.1f}))"))
 
 
 @app.command()
@@ -205,6 +247,7 @@ def forget(
     """Delete memories by id, or a whole namespace."""
     if not ids and not all_:
         raise typer.BadParameter("give shard ids, or --all")
+    _checked(ids=(ids or None, ShardIds), namespace=(namespace, Namespace))
     if all_ and not yes and not typer.confirm("Delete every memory of the namespace?"):
         raise typer.Exit(1)
 
@@ -227,13 +270,13 @@ def stats(home: Optional[Path] = HomeOpt, as_json: bool = typer.Option(False, "-
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
-    table = Table(title=f"HoloLoom at {data['home']} ({data['backend']})")
+    table = Table(title=safe_text(f"HoloLoom at {data['home']} ({data['backend']})"))
     table.add_column("namespace")
     table.add_column("shards", justify="right")
     for ns, n in data["namespaces"].items():
-        table.add_row(ns, str(n))
+        table.add_row(safe_text(ns), str(n))
     console.print(table)
-    console.print(f"health: {'ok' if data['health'].get('ok') else 'FAILING'}  embedder: {data['embedder']}")
+    console.print(safe_text(f"health: {'ok' if data['health'].get('ok') else 'FAILING'}  embedder: {data['embedder']}"))
 
 
 @app.command()
@@ -260,13 +303,17 @@ def bench_quality(
 
     if feedback not in FEEDBACK_MODES:
         raise typer.BadParameter(f"use one of {', '.join(FEEDBACK_MODES)}", param_hint="--feedback")
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"use one of {', '.join(BACKENDS)}", param_hint="--backend")
+    if not (data / "corpus.jsonl").is_file():
+        raise typer.BadParameter("no corpus.jsonl in this directory", param_hint="--data")
     run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave, feedback=feedback)
 
 
 @bench_app.command("latency")
 def bench_latency(
-    memories: int = typer.Option(10_000, "--memories", "-n", help="How many memories to build the store with."),
-    repeats: int = typer.Option(3, help="Rounds of the query mix per level."),
+    memories: int = typer.Option(10_000, "--memories", "-n", min=1, help="How many memories to build the store with."),
+    repeats: int = typer.Option(3, min=1, help="Rounds of the query mix per level."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
 ) -> None:
     """Weave p50/p95 per level against one query's embedding time, and ingest throughput."""
@@ -281,25 +328,30 @@ def bench_latency(
 def bench_routing(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
     data: Path = typer.Option(Path(DEFAULT_DATA), help="HotpotQA-format directory for the real-data part."),
-    rounds: int = typer.Option(5, help="Shuffled rounds over the questions."),
+    rounds: int = typer.Option(5, min=1, help="Shuffled rounds over the questions."),
     no_hotpotqa: bool = typer.Option(False, "--no-hotpotqa", help="Only the simulation and the overhead."),
 ) -> None:
     """Learned routing: simulation vs rule-based and random, HotpotQA vs fixed arms, overhead."""
     from .bench.routing import run_and_report
 
+    if not no_hotpotqa and not (data / "corpus.jsonl").is_file():
+        raise typer.BadParameter("no corpus.jsonl in this directory (or give --no-hotpotqa)", param_hint="--data")
     run_and_report(json_path, data, rounds=rounds, skip_hotpotqa=no_hotpotqa)
 
 
 @bench_app.command("backends")
 def bench_backends(
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Shards per backend."),
+    memories: int = typer.Option(10_000, "--memories", "-n", min=1, help="Shards per backend."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
     backend: Optional[list[str]] = typer.Option(None, "--backend", "-b", help="Only these (repeatable)."),
 ) -> None:
     """Add throughput, search and neighbour latency on every backend."""
-    from .bench.backends import BACKENDS, run_and_report
+    from .bench.backends import BACKENDS as BENCHED, run_and_report
 
-    run_and_report(memories, json_path=json_path, backends=backend or BACKENDS)
+    unknown = sorted(set(backend or ()) - set(BENCHED))
+    if unknown:
+        raise typer.BadParameter(f"use one of {', '.join(BENCHED)}", param_hint="--backend")
+    run_and_report(memories, json_path=json_path, backends=backend or BENCHED)
 
 
 @app.command()
@@ -307,9 +359,10 @@ def tui(
     home: Optional[Path] = HomeOpt,
     namespace: Optional[str] = NamespaceOpt,
     complexity: Optional[str] = typer.Option(None, "--complexity", "-c", help="Start at this level."),
-    metrics_port: Optional[int] = typer.Option(None, help="Also serve Prometheus /metrics on this port."),
+    metrics_port: Optional[int] = typer.Option(None, min=0, max=65535, help="Also serve Prometheus /metrics on this port."),
 ) -> None:
     """The interactive terminal UI: live stages, history, stats, trace, +/- feedback."""
+    _checked(complexity=(complexity, Level), namespace=(namespace, Namespace))
     from .terminal_ui import main as tui_main
 
     argv = []
@@ -322,7 +375,7 @@ def tui(
 
 @app.command()
 def metrics(
-    port: int = typer.Option(9464, help="Port of the /metrics endpoint."),
+    port: int = typer.Option(9464, min=0, max=65535, help="Port of the /metrics endpoint."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (keep it local unless you mean it)."),
     home: Optional[Path] = HomeOpt,
 ) -> None:
@@ -341,24 +394,20 @@ def metrics(
 
 @app.command()
 def dashboard(
-    port: int = typer.Option(8050, help="Port of the dashboard."),
+    port: int = typer.Option(8050, min=0, max=65535, help="Port of the dashboard."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     home: Optional[Path] = HomeOpt,
-    refresh_ms: int = typer.Option(2000, "--refresh-ms", help="How often the page re-reads the logs."),
+    refresh_ms: int = typer.Option(2000, "--refresh-ms", min=200, help="How often the page re-reads the logs."),
 ) -> None:
     """The Dash dashboard over what HoloLoom processes record under HOLOLOOM_HOME."""
-    if refresh_ms < 200:
-        raise typer.BadParameter("--refresh-ms must be at least 200")
     try:
         from .dashboard import start_dashboard
 
         start_dashboard(port=port, host=host, home=home, refresh_ms=refresh_ms)
     except ImportError as exc:  # MissingDependencyError is one too
-        err_console.print(f"[bold red]error:[/] the dashboard needs the 'dashboard' extra: pip install 'HoloLoom[dashboard]' ({exc})")
-        raise typer.Exit(EXIT_USAGE) from None
+        _fail(f"the dashboard needs the 'dashboard' extra: pip install 'HoloLoom[dashboard]' ({exc})")
     except HoloLoomError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+        _fail(exc)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from .credentials import SecretStr, as_secret, redact_uri
 from .errors import ConfigurationError
 from .types import validate_namespace
 
@@ -24,16 +25,27 @@ BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
 ROUTINGS = ("learned", "fixed")
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def default_home() -> Path:
     """The per-user data directory (``~/.local/share/hololoom`` on Linux)."""
     return Path(user_data_dir("hololoom", appauthor=False))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     """Everything HoloLoom can be configured with.
 
     Each field maps to an environment variable ``HOLOLOOM_<FIELD NAME IN CAPITALS>``.
+    ``neo4j_password`` and ``qdrant_api_key`` are held as ``SecretStr`` (give a plain
+    string; read it with ``get_secret_value()``), and ``repr``/``str`` show the URIs
+    without their userinfo, so printing or logging settings never shows a credential.
     """
 
     home: Path = None  # type: ignore[assignment]  # filled in __post_init__
@@ -45,18 +57,25 @@ class Settings:
     max_text_chars: int = 2_000_000
     neo4j_uri: str | None = None
     neo4j_user: str = "neo4j"
-    neo4j_password: str | None = None
+    neo4j_password: SecretStr | None = None
     neo4j_database: str | None = None
     qdrant_url: str | None = None
     qdrant_path: str | None = None
-    qdrant_api_key: str | None = None
+    qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = "hololoom_shards"
     seed: int | None = None
     routing: str = "learned"
 
     def __post_init__(self) -> None:
         home = self.home if self.home is not None else default_home()
+        if not isinstance(home, (str, Path)) or "\x00" in str(home) or not _encodable(str(home)):
+            raise ConfigurationError("home must be a path without NUL characters or lone surrogates")
         object.__setattr__(self, "home", Path(home).expanduser())
+        for name in ("neo4j_password", "qdrant_api_key"):
+            try:
+                object.__setattr__(self, name, as_secret(getattr(self, name)))
+            except TypeError as exc:
+                raise ConfigurationError(f"{name}: {exc}") from None
         if self.backend not in BACKENDS:
             raise ConfigurationError(
                 f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}"
@@ -90,6 +109,17 @@ class Settings:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("neo4j_uri", "qdrant_url") and isinstance(value, str):
+                value = redact_uri(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -25,12 +25,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Union
 
 from rich.console import Console
-from rich.errors import MarkupError
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from .errors import HoloLoomError
+from .rendering import safe_text
 from .types import Complexity
 from .weaving import STAGE_ORDER, LoomEvent, Spacetime, Stage, render_trace_tree
 
@@ -94,10 +94,10 @@ class StageBoard:
 
     def __rich__(self) -> Table:
         done = sum(1 for s in self.status.values() if s in ("done", "skipped"))
-        title = Text(f"Weaving: {self.query[:70]}", style="bold")
+        title = Text("Weaving: ", style="bold") + safe_text(self.query, "bold", keep_newlines=False, limit=70)
         caption = (f"{done}/9 stages, {self.total_ms:.1f} ms" if self.total_ms is not None
                    else f"failed: {self.failed}" if self.failed else f"{done}/9 stages")
-        table = Table(title=title, caption=Text(caption), expand=False, title_justify="left", caption_justify="left")
+        table = Table(title=title, caption=safe_text(caption), expand=False, title_justify="left", caption_justify="left")
         table.add_column("#", justify="right", style="dim")
         table.add_column("stage", style="bold")
         table.add_column("", style="dim")
@@ -108,7 +108,7 @@ class StageBoard:
             status = self.status[stage]
             ms = f"{self.duration_ms[stage]:.1f}" if stage in self.duration_ms else ""
             table.add_row(str(stage.number), stage.loom_name, stage.value, Text(status, style=_STATUS_STYLE[status]),
-                          ms, Text(self.detail.get(stage, "")))
+                          ms, safe_text(self.detail.get(stage, "")))
         return table
 
 
@@ -201,18 +201,8 @@ class TerminalUI:
             if not self.console.is_terminal:
                 self.console.line()  # off a terminal, a live display ends without its newline
         self.history.append(spacetime)
-        self._print_safely(spacetime, lambda: Text.assemble(
-            (f"Spacetime {spacetime.id[:12]}", "bold"), f"  {spacetime.complexity.value}  tool {spacetime.tool}  "
-            f"confidence {spacetime.confidence:.2f}  {spacetime.duration_ms:.0f} ms\n", spacetime.response or "(no response)"))
+        self.console.print(spacetime)  # renders stored text and the query inertly (HoloLoom.rendering)
         return spacetime
-
-    def _print_safely(self, renderable: Any, fallback: Callable[[], Any]) -> None:
-        # A question may contain text that reads as Rich markup ("[/x]"); drawing it must
-        # not end the session, so fall back to plain text.
-        try:
-            self.console.print(renderable)
-        except MarkupError:
-            self.console.print(fallback())
 
     # -- the session -------------------------------------------------------------------
 
@@ -244,7 +234,7 @@ class TerminalUI:
         except (EOFError, KeyboardInterrupt):
             return None
         if line is not None:
-            self.console.print(Text(prompt, style="bold") + Text(line))  # the transcript shows what was typed
+            self.console.print(Text(prompt, style="bold") + safe_text(line, keep_newlines=False))  # the transcript shows what was typed
         return line
 
     async def handle(self, line: str) -> bool:
@@ -275,7 +265,7 @@ class TerminalUI:
             try:
                 await self.weave_with_display(text)
             except HoloLoomError as exc:
-                self.console.print(Text(f"error: {exc}", style="bold red"))
+                self.console.print(safe_text(f"error: {exc}", "bold red"))
         return True
 
     # -- commands ----------------------------------------------------------------------
@@ -298,8 +288,9 @@ class TerminalUI:
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for i, st in enumerate(self.history, start=1):
             rated = self.feedback.get(st.id)
-            table.add_row(str(i), st.complexity.value, st.tool, f"{st.confidence:.2f}", f"{st.duration_ms:.1f}",
-                          "" if rated is None else ("+" if rated else "-"), Text(st.query[:70]))
+            table.add_row(str(i), st.complexity.value, safe_text(st.tool), f"{st.confidence:.2f}", f"{st.duration_ms:.1f}",
+                          "" if rated is None else ("+" if rated else "-"),
+                          safe_text(st.query, keep_newlines=False, limit=70))
         self.console.print(table)
 
     def session_stats(self) -> dict[str, Any]:
@@ -331,9 +322,9 @@ class TerminalUI:
         table.add_row("latency p50", f"{s['p50_ms']:.1f} ms")
         table.add_row("latency p95", f"{s['p95_ms']:.1f} ms")
         table.add_row("mean confidence", f"{s['mean_confidence']:.2f}")
-        table.add_row("complexity", Text(split(s["complexity"])))
-        table.add_row("tools", Text(split(s["tools"])))
-        table.add_row("routing arms", Text(split(s["arms"])))
+        table.add_row("complexity", safe_text(split(s["complexity"])))
+        table.add_row("tools", safe_text(split(s["tools"])))
+        table.add_row("routing arms", safe_text(split(s["arms"])))
         table.add_row("feedback", f"{s['useful']} useful, {s['not_useful']} not useful")
         table.add_row("degraded", str(s["degraded"]))
         self.console.print(table)
@@ -346,8 +337,7 @@ class TerminalUI:
             self.console.print(Text(f"no question #{number}; history has 1..{len(self.history)}", style="red"))
             return
         spacetime = self.history[(number or len(self.history)) - 1]
-        self._print_safely(render_trace_tree(spacetime), lambda: Text("\n".join(
-            f"{r.stage.number}. {r.stage.loom_name} ({r.stage.value}) {r.duration_ms:.1f} ms" for r in spacetime.stages)))
+        self.console.print(render_trace_tree(spacetime))
 
     async def _feedback(self, useful: bool) -> None:
         if not self.history:
@@ -357,14 +347,14 @@ class TerminalUI:
         try:
             result = await self.loom.feedback(last.id, useful=useful)
         except HoloLoomError as exc:
-            self.console.print(Text(f"feedback failed: {exc}", style="bold red"))
+            self.console.print(safe_text(f"feedback failed: {exc}", "bold red"))
             return
         self.feedback[last.id] = useful
         post = result.get("tool_posterior") or {}
         self.console.print(Text.assemble(
             ("feedback recorded: ", "bold"), ("useful" if useful else "not useful", "green" if useful else "yellow"),
-            f" for {last.query[:50]!r} (tool {result.get('tool')}: alpha {post.get('alpha', 0):.1f},"
-            f" beta {post.get('beta', 0):.1f})"))
+            safe_text(f" for {last.query[:50]!r} (tool {result.get('tool')}: alpha {post.get('alpha', 0):.1f},"
+                      f" beta {post.get('beta', 0):.1f})")))
 
     def _level_name(self) -> str:
         return self.complexity.value if self.complexity else "auto"
@@ -381,7 +371,7 @@ class TerminalUI:
                 try:
                     picked = Complexity.parse(choice)
                 except HoloLoomError as exc:
-                    self.console.print(Text(str(exc), style="red"))
+                    self.console.print(safe_text(str(exc), "red"))
                     return
             self.complexity = picked
             self.console.print(Text.assemble("level: ", (self._level_name(), "bold cyan")))
@@ -432,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         asyncio.run(session())
     except HoloLoomError as exc:
-        Console(stderr=True).print(Text(f"error: {exc}", style="bold red"))
+        Console(stderr=True).print(safe_text(f"error: {exc}", "bold red"))
         raise SystemExit(2) from None
 
 

@@ -42,10 +42,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from ..credentials import SecretStr, as_secret, redact_uri, reveal, scrub, uri_secrets
 from ..errors import (
     ConfigurationError,
     HoloLoomError,
@@ -118,17 +118,6 @@ CALL {
 FOREACH (key IN row.mentions | MERGE (e:Entity {ns: row.props.ns, key: key}) CREATE (s)-[:MENTIONS]->(e))
 FOREACH (key IN row.about | MERGE (e:Entity {ns: row.props.ns, key: key}) CREATE (s)-[:ABOUT]->(e))
 """
-
-
-def _redact(uri: str) -> str:
-    """The URI without any user:password part."""
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return uri
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -222,7 +211,7 @@ class Neo4jStore:
         uri: str,
         *,
         user: str = "neo4j",
-        password: str | None = None,
+        password: str | SecretStr | None = None,
         database: str | None = None,
         dimension: int = 384,
         vectors: bool = True,
@@ -235,9 +224,10 @@ class Neo4jStore:
         if neo4j is None:
             raise MissingDependencyError("the Neo4j backend", "neo4j")
         if not isinstance(uri, str) or "://" not in uri:
-            raise ConfigurationError(f"Neo4j URI {uri!r} must look like bolt://host:7687 or neo4j://host:7687")
+            # not echoed: without a scheme it cannot be told apart from "user:password@host"
+            raise ConfigurationError("the Neo4j URI must look like bolt://host:7687 or neo4j://host:7687")
         self.uri = uri
-        self.display_uri = _redact(uri)
+        self.display_uri = redact_uri(uri)
         self.user = user
         self.database = database
         self.dimension = dimension
@@ -247,7 +237,7 @@ class Neo4jStore:
         self.exact_search_max = exact_search_max
         self.candidates = candidates
         self.max_transaction_records = max_transaction_records
-        self._password = password
+        self._password = as_secret(password)
         self._driver: Any = None
         self._schema_ready = False
         self._lock = asyncio.Lock()
@@ -274,7 +264,7 @@ class Neo4jStore:
     # -- plumbing ---------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
+        return scrub(text, self._password, *uri_secrets(self.uri))
 
     def _error(self, exc: BaseException, action: str) -> HoloLoomError:
         where = f"Neo4j at {self.display_uri}"
@@ -295,7 +285,7 @@ class Neo4jStore:
             try:
                 self._driver = neo4j.AsyncGraphDatabase.driver(
                     self.uri,
-                    auth=None if self._password is None else (self.user, self._password),
+                    auth=None if self._password is None else (self.user, reveal(self._password)),
                     connection_timeout=self.connection_timeout,
                     connection_acquisition_timeout=self.connection_timeout * 2,
                     # Our own retry loop (tenacity) decides how long to keep trying.

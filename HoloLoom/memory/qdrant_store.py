@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..credentials import SecretStr, as_secret, redact_uri, reveal, scrub, uri_secrets
 from ..errors import (
     ConfigurationError,
     HoloLoomError,
@@ -154,7 +155,7 @@ class QdrantStore:
         *,
         url: str | None = None,
         path: str | Path | None = None,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         collection: str = "hololoom_shards",
         dimension: int = 384,
         retry_seconds: float = 30.0,
@@ -176,7 +177,7 @@ class QdrantStore:
         self.timeout = timeout
         self.bm25_avg_len = bm25_avg_len
         self.batch_size = batch_size
-        self._api_key = api_key
+        self._api_key = as_secret(api_key)
         self._client: Any = None
         self._ready = False
         self._lock = asyncio.Lock()
@@ -194,7 +195,7 @@ class QdrantStore:
 
     @property
     def where(self) -> str:
-        return f"Qdrant at {self.url}" if self.url else f"local Qdrant at {self.path}"
+        return f"Qdrant at {redact_uri(self.url)}" if self.url else f"local Qdrant at {self.path}"
 
     @property
     def local(self) -> bool:
@@ -206,7 +207,7 @@ class QdrantStore:
     # -- plumbing ---------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, self._api_key, *uri_secrets(self.url))
 
     def _error(self, exc: BaseException, action: str) -> HoloLoomError:
         detail = self._scrub(str(exc) or type(exc).__name__)
@@ -222,7 +223,7 @@ class QdrantStore:
         if self._client is None:
             try:
                 if self.url is not None:
-                    self._client = AsyncQdrantClient(url=self.url, api_key=self._api_key, timeout=int(self.timeout))
+                    self._client = AsyncQdrantClient(url=self.url, api_key=reveal(self._api_key), timeout=int(self.timeout))
                 elif self.path == ":memory:":
                     self._client = AsyncQdrantClient(location=":memory:")
                 else:

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ..rendering import inert, safe_text
 from ..types import Complexity, ScoredShard
 from .events import LoomEvent, Stage
 
@@ -134,9 +134,10 @@ class Spacetime:
         return cls.from_dict(json.loads(text))
 
     def __rich__(self) -> Panel:
+        # Stored text and the query are user data: every piece is an inert Text, never markup.
         header = Text.assemble(
-            (f"{self.complexity.value}", "bold cyan"), "  backend ", (self.backend, "bold"), "  strategy ",
-            (self.strategy, "bold"), "  tool ", (self.tool, "bold"), "  confidence ",
+            (f"{self.complexity.value}", "bold cyan"), "  backend ", (inert(self.backend), "bold"), "  strategy ",
+            (inert(self.strategy), "bold"), "  tool ", (inert(self.tool), "bold"), "  confidence ",
             (f"{self.confidence:.2f}", "bold green" if self.confidence >= 0.5 else "bold yellow"),
             f"  {self.duration_ms:.0f} ms", ("  DEGRADED" if self.degraded else "", "bold red"),
         )
@@ -146,37 +147,44 @@ class Spacetime:
         for i, item in enumerate(self.context[:5], start=1):
             label = (f"{item.shard.title}: " if item.shard.title else "") + item.shard.text
             paths = sorted({p.split(":", 1)[0].split("<-", 1)[0] for p in item.paths})
-            sources.add_row(str(i), f"{item.score:.2f}", str(item.found_in_pass), ",".join(paths), label[:110])
+            sources.add_row(str(i), f"{item.score:.2f}", str(item.found_in_pass), safe_text(",".join(paths)),
+                            safe_text(label, limit=110))
         stages = Text("  ".join(f"{r.stage.number}.{r.stage.loom_name} {r.duration_ms:.1f}ms" for r in self.stages), style="dim")
-        parts: list[Any] = [header, Text(""), Text(self.response or "(no response)"), Text(""), sources, stages]
+        parts: list[Any] = [header, Text(""), safe_text(self.response or "(no response)"), Text(""), sources, stages]
         for w in self.warnings:
-            parts.append(Text(f"warning: {w}", style="yellow"))
+            parts.append(safe_text(f"warning: {w}", style="yellow"))
         for e in self.errors:
-            parts.append(Text(f"error: {e}", style="red"))
-        return Panel(Group(*parts), title=f"Spacetime {self.id[:12]}", subtitle=escape(self.query[:80]), expand=True)
+            parts.append(safe_text(f"error: {e}", style="red"))
+        return Panel(Group(*parts), title=Text(f"Spacetime {self.id[:12]}"),
+                     subtitle=safe_text(self.query, keep_newlines=False, limit=80), expand=True)
 
 
 def render_trace_tree(spacetime: Spacetime) -> Tree:
     """The provenance trace as a tree: stages, then crawl passes, paths and score parts."""
-    root = Tree(f"[bold]Spacetime[/] {spacetime.id[:12]} — {escape(spacetime.query[:60])}")
+    # Every label is a Text built from inert pieces: queries, entity paths and stored text never act as markup.
+    root = Tree(Text.assemble(("Spacetime", "bold"), f" {spacetime.id[:12]} — ",
+                              safe_text(spacetime.query, keep_newlines=False, limit=60)))
     for record in spacetime.stages:
-        label = f"{record.stage.number}. {record.stage.loom_name} ({record.stage.value}) {record.duration_ms:.1f} ms"
+        label = Text(f"{record.stage.number}. {record.stage.loom_name} ({record.stage.value}) {record.duration_ms:.1f} ms")
         if record.skipped:
-            label += " [yellow]skipped[/]"
+            label.append(" skipped", style="yellow")
         if record.error:
-            label += f" [red]{escape(record.error)}[/]"
+            label.append(" " + inert(record.error, keep_newlines=False), style="red")
         node = root.add(label)
         if record.stage is Stage.CRAWL:
             for p in record.data.get("passes", []):
-                node.add(f"pass {p['number']}: +{p['new']} new, kept {p['kept']}, "
-                         f"dropped {p['dropped_by_threshold']} by threshold, {p['elapsed_ms']:.1f} ms, paths {p['paths']}")
+                node.add(safe_text(f"pass {p['number']}: +{p['new']} new, kept {p['kept']}, "
+                                   f"dropped {p['dropped_by_threshold']} by threshold, {p['elapsed_ms']:.1f} ms, "
+                                   f"paths {p['paths']}", keep_newlines=False))
         else:
             shown = {k: v for k, v in record.data.items() if k not in ("skipped",)}
             if shown:
-                node.add(Text(", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])[:160], style="dim"))
-    ctx = root.add("[bold]context[/]")
+                node.add(safe_text(", ".join(f"{k}={v}" for k, v in list(shown.items())[:6]), style="dim",
+                                   keep_newlines=False, limit=160))
+    ctx = root.add(Text("context", style="bold"))
     for item in spacetime.context:
-        leaf = ctx.add(Text(f"{item.score:.3f} pass {item.found_in_pass} {(item.shard.title or item.shard.text)[:50]!r}"))
-        leaf.add(Text("paths: " + "; ".join(item.paths)[:200], style="dim"))
+        leaf = ctx.add(safe_text(f"{item.score:.3f} pass {item.found_in_pass} {(item.shard.title or item.shard.text)[:50]!r}",
+                                 keep_newlines=False))
+        leaf.add(safe_text("paths: " + "; ".join(item.paths), style="dim", keep_newlines=False, limit=200))
         leaf.add(Text("score: " + ", ".join(f"{k}={v:.3f}" for k, v in item.score_parts.items()), style="dim"))
     return root

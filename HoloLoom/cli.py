@@ -38,7 +38,7 @@ EXIT_USAGE = 2
 
 def _fail(exc: HoloLoomError | str) -> NoReturn:
     """Print a refusal (inertly: it may quote the input) and exit with the usage code."""
-    err_console.print(Text("error: ", style="bold red") + safe_text(str(exc)))
+    err_console.print(Text("error: ", style="bold red") + safe_text(str(exc)), soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 

@@ -46,7 +46,7 @@ def inert(text: object, *, keep_newlines: bool = True) -> str:
     Args:
         text: anything; non-strings are shown as ``str(text)``.
         keep_newlines: keep newlines and tabs (multi-line cells); otherwise they become
-            ``␤`` / ``␉`` so one record stays on one line.
+            ``␊`` / ``␉`` so one record stays on one line.
     """
     shown = text if isinstance(text, str) else str(text)
     shown = _UNSAFE.sub(_stand_in, shown)

@@ -56,13 +56,13 @@ def test_add_then_ask_then_feedback_then_forget(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["ask", ""], "query is empty"),
-        (["ask", "hello there", "-c", "MEGA"], "unknown complexity"),
-        (["feedback", "xyz", "--useful"], "malformed spacetime id"),
-        (["feedback", "0123456789abcdef0123456789abcdef", "--reward", "2"], "reward must be"),
+        (["ask", ""], "query must have at least 1 character"),
+        (["ask", "hello there", "-c", "MEGA"], "complexity must be one of LITE, FAST, FULL, RESEARCH"),
+        (["feedback", "xyz", "--useful"], "spacetime_id must be 32 lowercase hexadecimal characters"),
+        (["feedback", "0123456789abcdef0123456789abcdef", "--reward", "2"], "reward must lie in [0, 1]"),
         (["feedback", "0123456789abcdef0123456789abcdef", "--reward", "0.5"], "no recent weave"),
-        (["add", "--text", "   "], "text is empty"),
-        (["add", "-n", "bad namespace!", "--text", "x"], "invalid namespace"),
+        (["add", "--text", "   "], "text must not be empty or only whitespace"),
+        (["add", "-n", "bad namespace!", "--text", "x"], "namespace must be 1-128 characters"),
     ],
 )
 def test_bad_input_gets_a_message_and_exit_code_not_a_traceback(tmp_path: Path, args: list[str], message: str) -> None:

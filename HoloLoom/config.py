@@ -14,8 +14,9 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from .credentials import SecretStr, as_secret, redact_uri
-from .errors import ConfigurationError
+from .errors import ConfigurationError, HoloLoomError
 from .types import validate_namespace
+from .validation import Count, Seed, SettingText, check
 
 __all__ = ["BACKENDS", "ROUTINGS", "Settings", "default_home"]
 
@@ -23,6 +24,14 @@ BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
 #: "learned": stage 3 asks the Thompson-sampling RoutingOrchestrator; "fixed": the one
 #: configured store with each level's own plan (reproducible; the quality benchmark uses it).
 ROUTINGS = ("learned", "fixed")
+
+
+_FIELD_KINDS = {
+    "backend": SettingText, "model_path": SettingText, "embed_batch_size": Count, "chunk_chars": Count,
+    "max_text_chars": Count, "neo4j_uri": SettingText, "neo4j_user": SettingText, "neo4j_database": SettingText,
+    "qdrant_url": SettingText, "qdrant_path": SettingText, "qdrant_collection": SettingText, "seed": Seed,
+    "routing": SettingText,
+}
 
 
 def _encodable(text: str) -> bool:
@@ -76,6 +85,13 @@ class Settings:
                 object.__setattr__(self, name, as_secret(getattr(self, name)))
             except TypeError as exc:
                 raise ConfigurationError(f"{name}: {exc}") from None
+        for name, kind in _FIELD_KINDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    check(name, value, kind, show_value=False)  # never echoed: a URI may carry a password
+                except HoloLoomError as exc:
+                    raise ConfigurationError(str(exc)) from None
         if self.backend not in BACKENDS:
             raise ConfigurationError(
                 f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}"
@@ -83,9 +99,6 @@ class Settings:
         validate_namespace(self.namespace)
         if self.routing not in ROUTINGS:
             raise ConfigurationError(f"unknown routing {self.routing!r}: use one of {', '.join(ROUTINGS)}")
-        for name in ("embed_batch_size", "chunk_chars", "max_text_chars"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"{name} must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

@@ -43,9 +43,9 @@ from .errors import (
 from .types import Complexity, to_timestamp, validate_namespace
 
 __all__ = [
-    "BudgetMs", "EntityNames", "Instant", "Level", "Limit", "MAX_ENTITIES", "MAX_ID_CHARS", "MAX_METADATA_BYTES",
+    "BudgetMs", "Count", "EntityNames", "Instant", "Level", "Limit", "MAX_ENTITIES", "MAX_ID_CHARS", "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH", "MAX_QUERY_CHARS", "MAX_TITLE_CHARS", "Metadata", "Namespace", "Query", "Reward",
-    "ShardId", "ShardIds", "SpacetimeId", "Title", "ToolName", "Useful", "Where", "check", "check_text",
+    "Seed", "SettingText", "ShardId", "ShardIds", "SpacetimeId", "Title", "ToolName", "Useful", "Where", "check", "check_text",
     "refusal", "validated",
 ]
 
@@ -260,6 +260,12 @@ SpacetimeId = Annotated[str, Strict(), AfterValidator(_spacetime_id)]
 #: Feedback reward: a finite number in [0, 1].
 Reward = Annotated[float, BeforeValidator(_finite_number(0.0, 1.0))]
 Useful = StrictBool
+#: A positive count in settings (batch sizes, character limits).
+Count = Annotated[int, Strict(), Field(gt=0, lt=_INT64)]
+#: A random seed: a non-negative integer.
+Seed = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
+#: A string setting (a URI, a path, a name): valid Unicode, no control characters.
+SettingText = Annotated[str, Strict(), Field(max_length=4096), AfterValidator(_unicode), AfterValidator(_no_control)]
 
 # -- refusals ---------------------------------------------------------------------------
 
@@ -286,13 +292,14 @@ def _preview(value: object) -> str:
 
 
 def refusal(exc: pydantic.ValidationError, name: str | None = None, *,
-            positional: Sequence[str] = ()) -> ValidationError:
+            positional: Sequence[str] = (), show_value: bool = True) -> ValidationError:
     """The HoloLoomError for a pydantic refusal: names the argument, the rule and (briefly) the value.
 
     Args:
         exc: what pydantic raised.
         name: the argument's name when ``exc`` came from validating one value.
         positional: the call's parameter names, to name arguments given by position.
+        show_value: False for values that may hold a credential (settings, URIs).
     """
     first = exc.errors(include_url=False)[0]
     loc = [str(part) for part in first["loc"]]
@@ -305,7 +312,9 @@ def refusal(exc: pydantic.ValidationError, name: str | None = None, *,
     if first["type"] == "missing_argument":
         message = f"{where} is required"
     else:
-        message = f"{where} {_rule(first)}, got {_preview(first.get('input'))}"
+        message = f"{where} {_rule(first)}"
+        if show_value:
+            message += f", got {_preview(first.get('input'))}"
     more = exc.error_count() - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -329,7 +338,7 @@ def _rule(error: Any) -> str:
 _ADAPTERS: dict[int, TypeAdapter[Any]] = {}
 
 
-def check(name: str, value: object, kind: Any) -> Any:
+def check(name: str, value: object, kind: Any, *, show_value: bool = True) -> Any:
     """``value`` validated as ``kind`` (one of the types above); a HoloLoomError naming ``name`` if refused.
 
     Returns the validated value (ids as given; instants as epoch seconds; metadata and
@@ -341,7 +350,7 @@ def check(name: str, value: object, kind: Any) -> Any:
     try:
         return adapter.validate_python(value)
     except pydantic.ValidationError as exc:
-        raise refusal(exc, name) from None
+        raise refusal(exc, name, show_value=show_value) from None
 
 
 def check_text(value: object, *, max_chars: int, name: str = "text") -> str:

@@ -128,7 +128,7 @@ def add(
     text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text to remember (repeatable)."),
     home: Optional[Path] = HomeOpt,
     namespace: Optional[str] = NamespaceOpt,
-    batch: int = typer.Option(256, min=1, help="Documents per embedding batch."),
+    batch: int = typer.Option(256, min=1, max=100_000, help="Documents per embedding batch."),
 ) -> None:
     """Remember files or texts."""
     _checked(namespace=(namespace, Namespace))
@@ -137,11 +137,13 @@ def add(
     async def go() -> tuple[int, int, int]:
         added = unchanged = shards = 0
         async with _loom(home, namespace) as loom:
+            # Every document is validated before the first batch is written: bad input writes nothing.
+            checked = loom.ingestor.normalise(docs)
             with Progress(TextColumn("[bold]weaving memories"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=err_console, disable=len(docs) < batch) as progress:
                 task = progress.add_task("add", total=len(docs))
-                for start in range(0, len(docs), batch):
-                    part = docs[start : start + batch]
+                for start in range(0, len(checked), batch):
+                    part = checked[start : start + batch]
                     result = await loom.add(part)
                     added += result.added
                     unchanged += result.unchanged
@@ -287,6 +289,9 @@ def demo(
     """Ingest a small corpus and answer multi-hop questions at every level."""
     from .demo import run_demo
 
+    if data is not None and not all((data / name).is_file() for name in ("corpus.jsonl", "questions.jsonl")):
+        raise typer.BadParameter("needs a directory with corpus.jsonl and questions.jsonl", param_hint="--data")
+
     _run(lambda: run_demo(home=home, data=data, console=console))
 
 
@@ -312,8 +317,8 @@ def bench_quality(
 
 @bench_app.command("latency")
 def bench_latency(
-    memories: int = typer.Option(10_000, "--memories", "-n", min=1, help="How many memories to build the store with."),
-    repeats: int = typer.Option(3, min=1, help="Rounds of the query mix per level."),
+    memories: int = typer.Option(10_000, "--memories", "-n", min=1, max=10_000_000, help="How many memories to build the store with."),
+    repeats: int = typer.Option(3, min=1, max=1_000, help="Rounds of the query mix per level."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
 ) -> None:
     """Weave p50/p95 per level against one query's embedding time, and ingest throughput."""
@@ -328,7 +333,7 @@ def bench_latency(
 def bench_routing(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
     data: Path = typer.Option(Path(DEFAULT_DATA), help="HotpotQA-format directory for the real-data part."),
-    rounds: int = typer.Option(5, min=1, help="Shuffled rounds over the questions."),
+    rounds: int = typer.Option(5, min=1, max=1_000, help="Shuffled rounds over the questions."),
     no_hotpotqa: bool = typer.Option(False, "--no-hotpotqa", help="Only the simulation and the overhead."),
 ) -> None:
     """Learned routing: simulation vs rule-based and random, HotpotQA vs fixed arms, overhead."""
@@ -341,7 +346,7 @@ def bench_routing(
 
 @bench_app.command("backends")
 def bench_backends(
-    memories: int = typer.Option(10_000, "--memories", "-n", min=1, help="Shards per backend."),
+    memories: int = typer.Option(10_000, "--memories", "-n", min=1, max=10_000_000, help="Shards per backend."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
     backend: Optional[list[str]] = typer.Option(None, "--backend", "-b", help="Only these (repeatable)."),
 ) -> None:

@@ -43,6 +43,7 @@ CHILD = textwrap.dedent("""
     def records(n):
         rng = np.random.default_rng(trial * 100_000 + n)
         vectors = rng.standard_normal((batch, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # unit length, like the embedder's
         return [ShardRecord(MemoryShard(id=f"t{trial}-b{n}-{i}", namespace="durable", text=f"batch {n} item {i}",
                                         entities=(f"entity {i % 50}",), created_at=1.0, occurred_at=1.0),
                             vectors[i]) for i in range(batch)]

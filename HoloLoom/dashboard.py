@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .errors import MissingDependencyError
+from .rendering import inert, plotly_text
 from .weaving.weave_log import WeaveLog
 
 __all__ = ["RecordCache", "WeaveRow", "build_figures", "create_app", "load_feedback", "load_records", "load_tool_state",
@@ -216,7 +217,7 @@ class WeaveRow:
         proc = rec.get("process") or {}
         stages = tuple((str(s.get("loom_name") or s.get("stage")), float(s.get("duration_ms") or 0.0))
                        for s in rec.get("stages") or () if isinstance(s, Mapping))
-        return cls(id=str(rec.get("id")), t=t, clock=_clock(t), query=str(rec.get("query", "")),
+        return cls(id=str(rec.get("id")), t=t, clock=_clock(t), query=inert(rec.get("query", ""), keep_newlines=False),
                    level=str(rec.get("complexity") or "unknown"), arm=_arm(rec), query_type=_query_type(rec),
                    tool=str(rec.get("tool") or ""), confidence=float(rec.get("confidence") or 0.0),
                    ms=float(rec.get("duration_ms") or 0.0), status=_status(rec), stages=stages,
@@ -459,7 +460,7 @@ def summarize(records: Sequence[Mapping[str, Any] | WeaveRow], *, tool_state: Ma
         "count": n, "kpis": kpis, "levels": level_order,
         "latency": {lv: latency[lv] for lv in level_order}, "latency_stats": latency_stats,
         "stage_order": stage_order, "stage_means": stage_means,
-        "confidence": {"x": [r.clock for r in rows], "y": conf, "rolling": rolling, "text": [r.query[:60] for r in rows]},
+        "confidence": {"x": [r.clock for r in rows], "y": conf, "rolling": rolling, "text": [plotly_text(r.query, 60) for r in rows]},
         "complexity": {lv: len(latency[lv]) for lv in level_order},
         "arms_time": arms_time, "arms_type": arms_type,
         "routing_posteriors": dict(sorted(posteriors.items())), "tool_posteriors": tool_post,
@@ -646,8 +647,8 @@ def _html_table(html: Any, header: Sequence[str], rows: Sequence[Sequence[Any]],
 
 
 def _short(data: Mapping[str, Any], limit: int = 140) -> str:
-    text = ", ".join(f"{k}={json.dumps(v, default=str) if not isinstance(v, str) else v}"
-                     for k, v in data.items() if k not in ("skipped", "passes"))
+    text = inert(", ".join(f"{k}={json.dumps(v, default=str) if not isinstance(v, str) else v}"
+                           for k, v in data.items() if k not in ("skipped", "passes")), keep_newlines=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -660,15 +661,15 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
     routing = record.get("routing") or {}
     created = float(record.get("created_at") or 0.0)
     header = html.Div([
-        html.H3(record.get("query", "")),
+        html.H3(inert(record.get("query", ""), keep_newlines=False)),
         html.Div(f"{record.get('id')} · {_clock(created)} · {record.get('complexity')} · backend {record.get('backend')}"
                  f" · arm {_arm(record)} ({routing.get('strategy', record.get('strategy'))})"
                  f" · query type {_query_type(record)}"
                  f" · tool {record.get('tool')} · confidence {float(record.get('confidence') or 0):.2f}"
                  f" · {float(record.get('duration_ms') or 0):.1f} ms · {_status(record)}", className="kpi-sub"),
-        *[html.Div(f"warning: {w}", className="warn") for w in record.get("warnings") or ()],
-        *[html.Div(f"error: {e}", className="err") for e in record.get("errors") or ()],
-        html.Blockquote(record.get("response") or "(no response)"),
+        *[html.Div(inert(f"warning: {w}"), className="warn") for w in record.get("warnings") or ()],
+        *[html.Div(inert(f"error: {e}"), className="err") for e in record.get("errors") or ()],
+        html.Blockquote(inert(record.get("response") or "(no response)")),
     ])
     stages = list(record.get("stages") or ())
     bars = {"type": "bar", "orientation": "h",
@@ -682,18 +683,18 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
         height=40 + 24 * max(1, len(stages)), yaxis={"autorange": "reversed"}, xaxis={"title": "ms since the weave started"},
         margin={"l": 160, "r": 20, "t": 10, "b": 40})})
     stage_rows = [[i, s.get("loom_name"), s.get("stage"), f"{float(s.get('duration_ms') or 0):.2f}",
-                   "skipped" if s.get("skipped") else (s.get("error") or "ok"), _short(s.get("data") or {})]
+                   "skipped" if s.get("skipped") else inert(s.get("error") or "ok"), _short(s.get("data") or {})]
                   for i, s in enumerate(stages, 1)]
     passes = next(((s.get("data") or {}).get("passes") or [] for s in stages if s.get("stage") == "crawl"), [])
     pass_rows = [[p.get("number"), p.get("new"), p.get("kept"), p.get("dropped_by_threshold"), p.get("elapsed_ms"),
-                  ", ".join(f"{k}:{v}" for k, v in (p.get("paths") or {}).items())] for p in passes]
+                  inert(", ".join(f"{k}:{v}" for k, v in (p.get("paths") or {}).items()))] for p in passes]
     ctx_rows = []
     for i, item in enumerate(record.get("context") or (), 1):
         shard = item.get("shard") or {}
         title = (shard.get("metadata") or {}).get("title") or ""
         text = (f"{title}: " if title else "") + str(shard.get("text", ""))
-        ctx_rows.append([i, f"{float(item.get('score') or 0):.3f}", item.get("found_in_pass"), text[:160],
-                         "; ".join(item.get("paths") or ()),
+        ctx_rows.append([i, f"{float(item.get('score') or 0):.3f}", item.get("found_in_pass"), inert(text)[:160],
+                         inert("; ".join(item.get("paths") or ())),
                          ", ".join(f"{k}={float(v):.3f}" for k, v in (item.get("score_parts") or {}).items())])
     parts = [header, html.H4("Stages"), waterfall,
              _html_table(html, ["#", "loom", "stage", "ms", "status", "data"], stage_rows, "stages"),

@@ -11,7 +11,17 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+#: Seeded (derandomize), no example database, no deadline: the same cases on every run.
+FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True, suppress_health_check=list(HealthCheck))
+
+
+def fuzz(examples: int) -> settings:
+    """The suite's settings with ``examples`` generated cases."""
+    return settings(FUZZ, max_examples=examples)
+
 
 #: The terminal/markup samples of issue 13, plus other text that has hurt similar tools.
 ESCAPES = ["\x1b]0;pwned\x07", "\x1b[2J", "\x1b[31mred\x1b[0m", "[/oops]", "[link=http://evil.example]click[/link]",

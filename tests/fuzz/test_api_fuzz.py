@@ -19,24 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from HoloLoom import Document, HoloLoom, Settings
 from HoloLoom.errors import HoloLoomError
 
 from . import strategies as s
+from .strategies import fuzz
 
 pytestmark = pytest.mark.fuzz
 
 COUNTS: collections.Counter[str] = collections.Counter()
 REFUSED: collections.Counter[str] = collections.Counter()
-FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
-                suppress_health_check=list(HealthCheck))
-
-
-def fuzz(examples: int) -> settings:
-    return settings(FUZZ, max_examples=examples)
 
 
 class Harness:
@@ -131,22 +126,14 @@ read_options = dict(complexity=s.maybe(s.levels), namespace=s.maybe(s.namespaces
                     until=s.maybe(s.instants), where=s.maybe(s.wheres))
 
 
-@fuzz(800)
+@pytest.mark.parametrize("method", ["recall", "crawl"])
+@fuzz(550)
 @given(query=s.maybe(s.questions), limit=s.maybe(s.limits), **read_options)
-def test_recall(harness: Harness, query, limit, complexity, namespace, since, until, where) -> None:
+def test_recall_and_crawl(harness: Harness, method, query, limit, complexity, namespace, since, until, where) -> None:
     kwargs = dict(limit=limit, namespace=namespace, since=since, until=until, where=where)
     if complexity is not None:
         kwargs["complexity"] = complexity
-    harness.call("recall", harness.loom.recall, query, **kwargs)
-
-
-@fuzz(300)
-@given(query=s.maybe(s.questions), limit=s.maybe(s.limits), **read_options)
-def test_crawl(harness: Harness, query, limit, complexity, namespace, since, until, where) -> None:
-    kwargs = dict(limit=limit, namespace=namespace, since=since, until=until, where=where)
-    if complexity is not None:
-        kwargs["complexity"] = complexity
-    harness.call("crawl", harness.loom.crawl, query, **kwargs)
+    harness.call(method, getattr(harness.loom, method), query, **kwargs)
 
 
 @fuzz(600)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -34,17 +34,12 @@ from HoloLoom import Document, HoloLoom, Settings
 from HoloLoom.cli import app
 
 from . import strategies as s
+from .strategies import fuzz
 
 pytestmark = pytest.mark.fuzz
 
 COUNTS: collections.Counter[str] = collections.Counter()
 EXITS: collections.Counter[str] = collections.Counter()
-FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
-                suppress_health_check=list(HealthCheck))
-
-
-def fuzz(examples: int) -> settings:
-    return settings(FUZZ, max_examples=examples)
 
 
 class CliHarness:

@@ -2,7 +2,9 @@
 
 Every failure a caller can meet is a :class:`HoloLoomError`; backend and
 library errors (SQLite, Neo4j, Qdrant, torch) are mapped to the most specific
-subclass and chained with ``raise ... from exc`` so the original stays visible.
+subclass and chained with ``raise ... from exc`` so the original stays visible. Bad
+input is refused by ``HoloLoom.validation`` (one layer for the facade, the CLI and the
+HTTP API), whose messages name the argument and the rule.
 
     HoloLoomError
     ├── ConfigurationError          settings that cannot work (bad backend name, bad path)

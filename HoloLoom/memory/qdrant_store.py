@@ -496,7 +496,7 @@ class QdrantStore:
 
     async def health(self) -> dict[str, Any]:
         started = time.perf_counter()
-        info: dict[str, Any] = {"backend": self.name, "location": self.url or self.path, "collection": self.collection}
+        info: dict[str, Any] = {"backend": self.name, "location": redact_uri(self.url) or self.path, "collection": self.collection}
         if self._closed:
             return {**info, "ok": False, "error": "closed"}
         try:

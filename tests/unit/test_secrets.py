@@ -65,6 +65,9 @@ async def test_store_errors_never_show_credentials() -> None:
     qd = QdrantStore(url=settings.qdrant_url, api_key=settings.qdrant_api_key, retry_seconds=0.2, timeout=1)
     for store in (neo, qd):
         assert_no_secret(repr(store))
+        health = await store.health()  # what stats() shows
+        assert health["ok"] is False
+        assert_no_secret(json.dumps(health, default=str))
         with pytest.raises(HoloLoomError) as caught:
             await store.count("default")
         assert_no_secret(str(caught.value))

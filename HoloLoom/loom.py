@@ -53,7 +53,7 @@ class HoloLoom:
     ) -> None:
         settings = settings or Settings()
         if home is not None:
-            settings = settings.with_(home=Path(home))
+            settings = settings.with_(home=home)  # Settings validates it
         if namespace is not None:
             settings = settings.with_(namespace=validate_namespace(namespace))
         self.settings = settings

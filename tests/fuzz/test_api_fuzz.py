@@ -204,9 +204,9 @@ def test_settings_and_construction(harness: Harness, tmp_path_factory: pytest.Te
     root = tmp_path_factory.getbasetemp() / "fuzz-settings"
 
     def build() -> HoloLoom:
-        config = Settings(home=home if home is not None else root, backend=backend, routing=routing,
-                          chunk_chars=chunk_chars, seed=seed, neo4j_password=neo4j_password)
-        return HoloLoom(settings=config, namespace=namespace, embedder=harness.loom.embedder)
+        config = Settings(home=root, backend=backend, routing=routing, chunk_chars=chunk_chars, seed=seed,
+                          neo4j_password=neo4j_password)
+        return HoloLoom(home, settings=config, namespace=namespace, embedder=harness.loom.embedder)
 
     harness.call("construct", build)
 

@@ -415,6 +415,11 @@ def dashboard(
         _fail(exc)
 
 
+from .server.commands import register as _register_server_commands  # noqa: E402  (serve, mcp)
+
+_register_server_commands(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

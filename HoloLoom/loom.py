@@ -156,10 +156,15 @@ class HoloLoom:
 
     @validated
     async def feedback(
-        self, spacetime_id: SpacetimeId, reward: Reward | None = None, *, useful: Useful | None = None
+        self, spacetime_id: SpacetimeId, reward: Reward | None = None, *, useful: Useful | None = None,
+        namespace: Namespace | None = None,
     ) -> dict[str, Any]:
-        """Tell HoloLoom how good a weave was: ``reward`` in [0, 1] or ``useful=True/False``."""
-        return await self.orchestrator.feedback(spacetime_id, reward, useful=useful)
+        """Tell HoloLoom how good a weave was: ``reward`` in [0, 1] or ``useful=True/False``.
+
+        ``namespace`` restricts the lookup to that tenant's weaves (what a multi-tenant
+        server passes, so one tenant cannot credit another's).
+        """
+        return await self.orchestrator.feedback(spacetime_id, reward, useful=useful, namespace=namespace)
 
     async def open(self) -> "HoloLoom":
         """Open the store and load the model now, so the first question pays neither."""

@@ -323,7 +323,7 @@ class WeavingOrchestrator:
     # -- feedback ----------------------------------------------------------------------
 
     async def _remember_weave(self, st: Spacetime) -> None:
-        entry = {"id": st.id, "query": st.query, "tool": st.tool, "arm": st.routing.get("arm"),
+        entry = {"id": st.id, "query": st.query, "namespace": st.namespace, "tool": st.tool, "arm": st.routing.get("arm"),
                  "complexity": st.complexity.value, "created_at": st.created_at, "routing": dict(st.routing)}
         self._recent[st.id] = entry
         while len(self._recent) > self._remember:
@@ -355,8 +355,12 @@ class WeavingOrchestrator:
             raise NotFoundError(f"no recent weave with id {weave_id}")
         return record
 
-    async def feedback(self, weave_id: str, reward: float | None = None, *, useful: bool | None = None) -> dict[str, Any]:
+    async def feedback(self, weave_id: str, reward: float | None = None, *, useful: bool | None = None,
+                       namespace: str | None = None) -> dict[str, Any]:
         """Credit a weave: ``reward`` in [0, 1], or ``useful=True/False``.
+
+        With ``namespace``, only a weave of that namespace is found (another tenant's
+        weave is reported as not found, as if it did not exist).
 
         Updates the tool bandit (and the router, which may learn from it too).
         """
@@ -370,6 +374,8 @@ class WeavingOrchestrator:
         if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not (0.0 <= float(reward) <= 1.0):
             raise InvalidFeedbackError(f"reward must be a number in [0, 1], got {reward!r}")
         entry = self._find_weave(weave_id)
+        if namespace is not None and entry.get("namespace", namespace) != namespace:
+            raise NotFoundError(f"no recent weave with id {weave_id}")
         reward = float(reward)
         alpha, beta = self.chooser.update(entry["query"], entry["tool"], reward)
         self.router.feedback(weave_id, reward, routing=entry.get("routing"))

@@ -49,3 +49,11 @@ async def small_loom(loom: HoloLoom) -> HoloLoom:
 
     await loom.add([Document(text=p["text"], title=p["title"]) for p in CORPUS])
     return loom
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Docker tests run last: the image preparation scripts/test.sh starts in the background
+    (tests/docker/prepare.sh) then overlaps the rest of the suite instead of adding to it."""
+    docker = [item for item in items if item.get_closest_marker("docker")]
+    if docker:
+        items[:] = [item for item in items if not item.get_closest_marker("docker")] + docker

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,7 +30,7 @@ from .auth import TokenTable
 from .errors import ApiError, error_body, install_error_handlers
 from .limits import BodySizeLimit, RateLimiter
 from .routes import router
-from .settings import ServerSettings
+from .settings import ALL_NAMESPACES, METRICS_GRANT, ServerSettings
 
 __all__ = ["create_app"]
 
@@ -145,7 +145,11 @@ def create_app(
     app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        # The gauges name namespaces, so with auth on only '*' or '@metrics' tokens may scrape.
+        who = app.state.tokens.principal_for(request.headers.get("authorization"))
+        if not who.namespaces & {ALL_NAMESPACES, METRICS_GRANT}:
+            raise ApiError(403, "Forbidden", "this token may not read /metrics")
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     if mcp_server is not None:

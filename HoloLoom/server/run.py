@@ -25,6 +25,10 @@ def serve(settings: ServerSettings | None = None, *, log_level: str = "info", ac
         raise MissingDependencyError("hololoom serve", "server") from exc
     from .app import create_app
 
+    import logging
+
+    for noisy in ("httpx", "httpcore"):  # one line per backend call (Qdrant's REST) drowns the access log
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app = create_app(settings=settings, **app_options)
     # No reverse-proxy header trust, no server banner; the access log shows paths and
     # statuses only (tokens travel in headers, which are never logged).

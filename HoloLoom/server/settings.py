@@ -6,12 +6,14 @@ Read from ``HOLOLOOM_API_*`` environment variables (never at import time):
     HOLOLOOM_API_PORT            port (default 8000)
     HOLOLOOM_API_TOKENS          bearer tokens and their namespaces: "TOKEN:ns1,ns2;TOKEN2:*"
     HOLOLOOM_API_TOKENS_FILE     a file of the same entries, one per line ("#" starts a comment)
+    HOLOLOOM_API_METRICS_TOKEN   a token that may read /metrics and nothing else (for Prometheus)
     HOLOLOOM_API_MAX_BODY_BYTES  largest request body (default 4 MiB)
     HOLOLOOM_API_MAX_TEXTS       most memories in one add (default 256)
     HOLOLOOM_API_MAX_QUERY_CHARS longest query (default 4000)
     HOLOLOOM_API_RATE_LIMIT      requests per token, e.g. "600/minute"; "0" turns limiting off
 
-A token's namespaces are the tenants it may read and write; ``*`` grants every namespace.
+A token's namespaces are the tenants it may read and write; ``*`` grants every namespace
+(and ``/metrics``); ``@metrics`` grants only ``/metrics``, whose gauges name namespaces.
 Tokens are held as :class:`pydantic.SecretStr` and named in logs only by a fingerprint.
 """
 
@@ -29,9 +31,10 @@ from pydantic import SecretStr
 
 from ..errors import ConfigurationError
 
-__all__ = ["ALL_NAMESPACES", "ServerSettings", "TokenGrant", "is_loopback", "parse_tokens"]
+__all__ = ["ALL_NAMESPACES", "METRICS_GRANT", "ServerSettings", "TokenGrant", "is_loopback", "parse_tokens"]
 
 ALL_NAMESPACES = "*"
+METRICS_GRANT = "@metrics"  # not a valid namespace, so it can never open one
 MIN_TOKEN_CHARS = 16
 
 
@@ -127,6 +130,9 @@ class ServerSettings:
             except OSError as exc:
                 raise ConfigurationError(f"cannot read HOLOLOOM_API_TOKENS_FILE {token_file}: {exc.strerror}") from None
             tokens += parse_tokens(text, source=token_file)
+        metrics_token = env.get("HOLOLOOM_API_METRICS_TOKEN", "").strip()
+        if metrics_token:
+            tokens += parse_tokens(f"{metrics_token}:{METRICS_GRANT}", source="HOLOLOOM_API_METRICS_TOKEN")
         values: dict[str, object] = {
             "host": env.get("HOLOLOOM_API_HOST") or cls.host,
             "port": _int(env, "HOLOLOOM_API_PORT", cls.port),

@@ -46,8 +46,9 @@ fi
 
 echo "install-system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq "${missing[@]}"
+# tests/docker/prepare.sh may run apt in the background at the same time: take turns.
+"${SUDO[@]}" flock /tmp/hololoom-apt.lock apt-get update -qq
+"${SUDO[@]}" flock /tmp/hololoom-apt.lock apt-get install -y -qq "${missing[@]}"
 
 for pkg in "${missing[@]}"; do
   if [ ! -x "${PROVIDES[$pkg]}" ]; then

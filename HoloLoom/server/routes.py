@@ -7,9 +7,10 @@ from typing import Annotated, Any, Optional
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import InvalidQueryError, NotFoundError, ValidationError
 from .auth import Principal
 from .errors import ApiError, error_body
+from .settings import METRICS_GRANT
 from .schemas import (
     AddRequest, AddResponse, DeleteResponse, FeedbackRequest, FeedbackResponse, Health, MemoryOut, Namespace,
     Readiness, RecallRequest, RecallResponse, ShardId, SpacetimeOut, Stats, WeaveRequest,
@@ -55,8 +56,6 @@ def _loom(request: Request) -> Any:
 def _check_query(request: Request, query: str) -> None:
     limit = request.app.state.settings.max_query_chars
     if len(query) > limit:
-        from ..errors import InvalidQueryError
-
         raise InvalidQueryError(f"query has {len(query):,} characters; this server's limit is {limit:,}")
 
 
@@ -154,6 +153,8 @@ async def feedback(body: FeedbackRequest, request: Request, caller: Caller) -> d
 @router.get("/v1/stats", response_model=Stats, tags=["health"])
 async def stats(request: Request, caller: Caller) -> dict[str, Any]:
     """Memory counts of the namespaces this token may see, and backend health."""
+    if caller.namespaces <= {METRICS_GRANT}:
+        raise ApiError(403, "Forbidden", "this token may only read /metrics")
     loom = _loom(request)
     full = await loom.stats()
     visible = {ns: n for ns, n in full["namespaces"].items() if ns in caller.visible(list(full["namespaces"]))}

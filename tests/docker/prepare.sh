@@ -40,8 +40,9 @@ install_tools() {
     return 3
   fi
   step "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # scripts/install-system-deps.sh may be running apt at the same moment: take turns.
+  DEBIAN_FRONTEND=noninteractive flock /tmp/hololoom-apt.lock \
+    bash -c 'apt-get update -qq && apt-get install -y -qq "$@" >/dev/null' _ "${missing[@]}"
 }
 
 DOCKER=/usr/bin/docker

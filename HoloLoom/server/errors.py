@@ -14,8 +14,9 @@ edit here:
     ToolError                               500  a tool failed
     HoloLoomError (anything else)           500
 
-The API's own refusals use the same body: 401 (no or unknown token), 403 (namespace not
-granted to the token), 413 (body too large), 429 (rate limit). Bodies look like
+The API's own refusals use the same body: 400 (a body that is not JSON), 401 (no or
+unknown token), 403 (namespace not granted to the token), 413 (body too large), 429
+(rate limit). Bodies look like
 ``{"error": {"type": "InvalidQueryError", "message": "query is empty", "status": 422}}``
 and never carry a traceback, a token or a password.
 """
@@ -23,6 +24,7 @@ and never carry a traceback, a token or a password.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,6 +48,7 @@ from ..errors import (
 __all__ = ["ApiError", "ERROR_STATUS", "error_body", "install_error_handlers", "status_for"]
 
 log = logging.getLogger("hololoom.server")
+_PHRASES = {s.value for s in HTTPStatus}
 
 ERROR_STATUS: dict[type[HoloLoomError], int] = {
     ValidationError: 422,
@@ -117,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _json(exc.status_code, "HTTPError", str(exc.detail), getattr(exc, "headers", None))
+        name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "") if exc.status_code in _PHRASES else "HTTPError"
+        return _json(exc.status_code, name, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

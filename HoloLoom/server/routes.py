@@ -25,6 +25,7 @@ def _error_doc(description: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error_doc("The body could not be parsed (not UTF-8 JSON)."),
     401: _error_doc("No token, or an unknown one."),
     403: _error_doc("The token does not grant this namespace."),
     413: _error_doc("The request body is too large."),

@@ -1,0 +1,126 @@
+"""``hololoom serve`` as a real subprocess: Schemathesis over its OpenAPI, and MCP over
+streamable HTTP behind the same bearer tokens."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("mcp")
+
+pytestmark = [pytest.mark.slow]
+
+ADMIN = "admin-token-served-00000001"
+ALICE = "alice-token-served-0000002"
+BOB = "bob-token-served-000000003"
+# Schemathesis: examples per operation and seed; 10 operations x (coverage + fuzzing + stateful) > 500 cases.
+MAX_EXAMPLES = 50
+SEED = 1
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("served")
+    port = _free_port()
+    env = {**os.environ, "HOLOLOOM_HOME": str(home / "home"), "HOLOLOOM_ROUTING": "fixed", "HOLOLOOM_SEED": "5",
+           "HOLOLOOM_API_TOKENS": f"{ADMIN}:*;{ALICE}:alice;{BOB}:bob", "HOLOLOOM_API_RATE_LIMIT": "0",
+           "HF_HUB_OFFLINE": "1"}
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "HoloLoom.cli", "serve", "--port", str(port), "--log-level", "warning"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("hololoom serve did not become ready:\n" + (home / "server.log").read_text()[-3000:])
+        yield base, home
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    assert "Traceback" not in (home / "server.log").read_text()
+
+
+@pytest.mark.timeout(600)
+def test_schemathesis_finds_no_server_errors_and_no_schema_violations(served) -> None:
+    base, home = served
+    schemathesis = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+    if schemathesis is None:
+        pytest.skip("schemathesis is not installed (it is in the 'dev' extra)")
+    httpx.post(f"{base}/v1/memories", headers={"Authorization": f"Bearer {ADMIN}"},
+               json={"memories": [{"text": "Schemathesis fuzzes the HoloLoom API."}]})
+    reports = home / "schemathesis"
+    proc = subprocess.run(
+        [schemathesis, "run", f"{base}/openapi.json", "-H", f"Authorization: Bearer {ADMIN}",
+         "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--checks", CHECKS,
+         "--report", "json", "--report-dir", str(reports)],
+        capture_output=True, text=True, timeout=540,
+    )
+    report = json.loads(next(reports.glob("*.json")).read_text())
+    summary = proc.stdout[-4000:]
+    assert report["test_cases"]["generated"] >= 500, summary
+    assert report["failures"] == [] and report["errors"] == [], summary
+    assert report["test_cases"]["errored"] == 0 and proc.returncode == 0, summary
+    assert ADMIN not in proc.stdout + proc.stderr  # schemathesis filters it; we never echo it
+    (home / "schemathesis-summary.json").write_text(json.dumps(report["test_cases"]))
+
+
+@pytest.mark.timeout(300)
+async def test_mcp_over_http_uses_the_api_tokens(served) -> None:
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    base, _ = served
+    r = httpx.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert r.status_code == 401 and r.json()["error"]["type"] == "Unauthorized"
+
+    async def session_for(token: str):
+        client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        return client, streamable_http_client(f"{base}/mcp", http_client=client)
+
+    client, transport = await session_for(ALICE)
+    async with client, transport as (read, write, *_), ClientSession(read, write) as session:
+        await session.initialize()
+        names = {t.name for t in (await session.list_tools()).tools}
+        assert {"remember", "recall", "ask", "forget", "feedback"} <= names
+        stored = await session.call_tool("remember", {"text": "Alice's cat is called Ada."})
+        assert not stored.is_error and stored.structured_content["namespace"] == "alice"
+        hits = await session.call_tool("recall", {"query": "What is the cat called?"})
+        assert "Ada" in hits.structured_content["memories"][0]["text"]
+        refused = await session.call_tool("recall", {"query": "cat", "namespace": "bob"})
+        assert refused.is_error and "may not use namespace 'bob'" in refused.content[0].text
+
+    client, transport = await session_for(BOB)
+    async with client, transport as (read, write, *_), ClientSession(read, write) as session:
+        await session.initialize()
+        hits = await session.call_tool("recall", {"query": "What is the cat called?"})
+        assert all("Ada" not in m["text"] for m in hits.structured_content["memories"])

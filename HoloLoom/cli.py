@@ -415,9 +415,9 @@ def dashboard(
         _fail(exc)
 
 
-from .server.commands import register as _register_server_commands  # noqa: E402  (serve, mcp)
+from .server.commands import register as _register_server_commands  # noqa: E402  (serve, mcp, bench http)
 
-_register_server_commands(app)
+_register_server_commands(app, bench_app)
 
 
 def main() -> None:

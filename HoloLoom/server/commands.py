@@ -1,4 +1,5 @@
-"""``hololoom serve`` (the HTTP API) and ``hololoom mcp`` (MCP over stdio)."""
+"""``hololoom serve`` (the HTTP API), ``hololoom mcp`` (MCP over stdio) and the deployment
+benchmarks ``hololoom bench http`` and ``hololoom bench sizing``."""
 
 from __future__ import annotations
 
@@ -61,7 +62,39 @@ def mcp(
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``mcp`` to the ``hololoom`` command."""
+def bench_http(
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store."),
+    clients: int = typer.Option(200, "--clients", "-c", help="Concurrent clients on each side."),
+    duration: float = typer.Option(60.0, "--duration", help="Seconds of load on each side."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+) -> None:
+    """/v1/weave over HTTP (hey) against in-process weave(): p50/p99, requests/s and their ratio."""
+    if memories <= 0 or clients <= 0 or duration <= 0:
+        raise typer.BadParameter("--memories, --clients and --duration must be positive")
+    try:
+        from ..bench.http_load import run_and_report
+
+        run_and_report(memories=memories, clients=clients, duration=duration, json_path=json_path)
+    except HoloLoomError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def bench_sizing(
+    memories: int = typer.Option(100_000, "--memories", "-n", help="Memories to add (checkpoints at 10%, 50%, 100%)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+) -> None:
+    """Resident memory and disk per 100k memories on the configured backend (PRODUCTION_DEPLOYMENT.md sizing)."""
+    if memories < 10:
+        raise typer.BadParameter("--memories must be at least 10")
+    from ..bench.sizing import run_and_report
+
+    run_and_report(memories, json_path=json_path)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``serve``, ``mcp`` and ``bench http`` to the ``hololoom`` command."""
     app.command()(serve)
     app.command("mcp")(mcp)
+    bench_app.command("http")(bench_http)
+    bench_app.command("sizing")(bench_sizing)

@@ -3,6 +3,8 @@ benchmarks ``hololoom bench http`` and ``hololoom bench sizing``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +19,20 @@ EXIT_USAGE = 2
 err_console = Console(stderr=True)
 
 
+@contextmanager
+def _clear_errors(feature: str) -> Iterator[None]:
+    """A message and exit code 2 for a missing extra or a HoloLoomError, never a traceback."""
+    try:
+        yield
+    except ImportError as exc:  # MissingDependencyError is one too
+        err_console.print(f"error: {feature} needs the 'server' extra: pip install 'HoloLoom[server]' ({exc})",
+                          markup=False, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except HoloLoomError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 def serve(
     host: Optional[str] = typer.Option(None, help="Interface to bind (HOLOLOOM_API_HOST; default 127.0.0.1)."),
     port: Optional[int] = typer.Option(None, help="Port (HOLOLOOM_API_PORT; default 8000)."),
@@ -26,7 +42,7 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the HTTP API (and MCP at /mcp). Tokens: HOLOLOOM_API_TOKENS or HOLOLOOM_API_TOKENS_FILE."""
-    try:
+    with _clear_errors("the API"):
         from ..config import Settings
         from ..loom import HoloLoom
         from .run import serve as run_server
@@ -35,13 +51,6 @@ def serve(
         loom_settings = Settings.from_env(home=home, backend=backend)
         run_server(ServerSettings.from_env(host=host, port=port), log_level=log_level,
                    loom_factory=lambda: HoloLoom(settings=loom_settings), mcp=not no_mcp)
-    except ImportError as exc:  # MissingDependencyError is one too
-        err_console.print(f"error: the API needs the 'server' extra: pip install 'HoloLoom[server]' ({exc})",
-                          markup=False, highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
-    except HoloLoomError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
 
 
 def mcp(
@@ -49,17 +58,10 @@ def mcp(
     namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Default namespace of the tools."),
 ) -> None:
     """Serve the MCP tools (remember, recall, ask, forget, feedback) over stdio."""
-    try:
+    with _clear_errors("MCP"):
         from ..mcp_server import run_stdio
 
         run_stdio(home=home, namespace=namespace)
-    except ImportError as exc:
-        err_console.print(f"error: MCP needs the 'server' extra: pip install 'HoloLoom[server]' ({exc})",
-                          markup=False, highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
-    except HoloLoomError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
 
 
 def bench_http(
@@ -71,13 +73,10 @@ def bench_http(
     """/v1/weave over HTTP (hey) against in-process weave(): p50/p99, requests/s and their ratio."""
     if memories <= 0 or clients <= 0 or duration <= 0:
         raise typer.BadParameter("--memories, --clients and --duration must be positive")
-    try:
+    with _clear_errors("the HTTP benchmark"):
         from ..bench.http_load import run_and_report
 
         run_and_report(memories=memories, clients=clients, duration=duration, json_path=json_path)
-    except HoloLoomError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
 
 
 def bench_sizing(

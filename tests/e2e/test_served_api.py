@@ -124,3 +124,11 @@ async def test_mcp_over_http_uses_the_api_tokens(served) -> None:
         await session.initialize()
         hits = await session.call_tool("recall", {"query": "What is the cat called?"})
         assert all("Ada" not in m["text"] for m in hits.structured_content["memories"])
+
+
+def test_serve_without_tokens_refuses_a_public_address() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLOLOOM_API_")}
+    proc = subprocess.run([sys.executable, "-m", "HoloLoom.cli", "serve", "--host", "0.0.0.0", "--port", str(_free_port())],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "refusing to listen on 0.0.0.0" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@
 #   chromium, chromium-driver   the dashboard tests (headless, driven by selenium)
 #   tmux                        the terminal UI session tests
 #   prometheus                  the test that scrapes HoloLoom through a real Prometheus
+#   hey                         the HTTP load generator of `hololoom bench http` (and its test)
 # Idempotent and non-interactive: only missing packages are installed, `apt-get update` runs only
 # when something is missing. Needs root (or sudo). Where apt-get is absent (not Debian/Ubuntu) it
 # says what to install and exits 0: the tests that need these skip and print why.
@@ -14,17 +15,18 @@ declare -A PROVIDES=(
   [chromium-driver]=/usr/bin/chromedriver
   [tmux]=/usr/bin/tmux
   [prometheus]=/usr/bin/prometheus
+  [hey]=/usr/bin/hey
 )
 
 missing=()
-for pkg in chromium chromium-driver tmux prometheus; do
+for pkg in chromium chromium-driver tmux prometheus hey; do
   if [ ! -x "${PROVIDES[$pkg]}" ]; then
     missing+=("$pkg")
   fi
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-system-deps: chromium, chromium-driver, tmux and prometheus are installed"
+  echo "install-system-deps: chromium, chromium-driver, tmux, prometheus and hey are installed"
   exit 0
 fi
 

@@ -68,15 +68,18 @@ def bench_http(
     memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store."),
     clients: int = typer.Option(200, "--clients", "-c", help="Concurrent clients on each side."),
     duration: float = typer.Option(60.0, "--duration", help="Seconds of load on each side."),
+    rounds: int = typer.Option(4, "--rounds", help="Alternating rounds the duration is split into."),
+    home: Optional[Path] = typer.Option(None, "--home", help="Keep the filled store here and reuse it."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
 ) -> None:
     """/v1/weave over HTTP (hey) against in-process weave(): p50/p99, requests/s and their ratio."""
-    if memories <= 0 or clients <= 0 or duration <= 0:
-        raise typer.BadParameter("--memories, --clients and --duration must be positive")
+    if memories <= 0 or clients <= 0 or duration <= 0 or rounds <= 0:
+        raise typer.BadParameter("--memories, --clients, --duration and --rounds must be positive")
     with _clear_errors("the HTTP benchmark"):
         from ..bench.http_load import run_and_report
 
-        run_and_report(memories=memories, clients=clients, duration=duration, json_path=json_path)
+        run_and_report(memories=memories, clients=clients, duration=duration, rounds=rounds, json_path=json_path,
+                       home=home)
 
 
 def bench_sizing(

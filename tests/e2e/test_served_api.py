@@ -132,3 +132,18 @@ def test_serve_without_tokens_refuses_a_public_address() -> None:
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "refusing to listen on 0.0.0.0" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(600)
+def test_bench_http_prints_a_table_and_writes_json(tmp_path: Path) -> None:
+    if shutil.which("hey") is None:
+        pytest.skip("the HTTP load benchmark needs 'hey' (apt-get install hey)")
+    out = tmp_path / "http.json"
+    proc = subprocess.run([sys.executable, "-m", "HoloLoom.cli", "bench", "http", "--memories", "30", "--clients", "4",
+                           "--duration", "4", "--rounds", "2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=540, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "HTTP / in-process" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["http"]["errors"] == 0 and result["http"]["requests"] > 0 and result["in_process"]["requests"] > 0
+    assert len(result["http"]["round_rps"]) == 2 and result["ratio_http_over_in_process"]["rps"] > 0

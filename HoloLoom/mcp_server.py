@@ -13,8 +13,7 @@ default), so one agent's memories never answer another's questions.
 
 # No ``from __future__ import annotations``: the SDK reads the tools' signatures, and their
 # annotations must be objects it can resolve (``Context`` is a local name below).
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any, Literal, Optional
 
 from .errors import HoloLoomError, MissingDependencyError
@@ -40,18 +39,17 @@ def _sdk() -> Any:
     return Context, MCPServer, ToolError
 
 
-def build_mcp_server(get_loom: Callable[[], Any], *, lifespan: Any = None) -> Any:
+def build_mcp_server(get_loom: Callable[[], Any]) -> Any:
     """An ``MCPServer`` whose tools act on the loom ``get_loom()`` returns.
 
     Args:
-        get_loom: returns the process's one open ``HoloLoom``.
-        lifespan: the SDK lifespan (stdio opens and closes the loom in it).
+        get_loom: returns the process's one open ``HoloLoom`` (the caller opens and closes it).
     """
     Context, MCPServer, ToolError = _sdk()
     from .server.auth import LOCAL_PRINCIPAL, Principal
     from .server.errors import ApiError
 
-    server = MCPServer("HoloLoom", instructions=INSTRUCTIONS, lifespan=lifespan)
+    server = MCPServer("HoloLoom", instructions=INSTRUCTIONS)
 
     def namespace_for(ctx: Any, requested: Optional[str]) -> str:
         request = getattr(ctx.request_context, "request", None)
@@ -127,17 +125,18 @@ def build_mcp_server(get_loom: Callable[[], Any], *, lifespan: Any = None) -> An
 
 
 def run_stdio(*, home: Any = None, namespace: Optional[str] = None) -> None:
-    """Serve MCP over stdin/stdout with one ``HoloLoom`` opened from the environment."""
+    """Serve MCP over stdin/stdout with one ``HoloLoom`` opened from the environment.
+
+    The loom is opened before the protocol starts, so a bad ``home``, ``namespace`` or
+    backend is a clear ``HoloLoomError`` (exit 2 from the CLI) rather than a failed session.
+    """
+    import asyncio
+
     from .config import Settings
     from .loom import HoloLoom
 
-    holder: dict[str, Any] = {}
+    async def serve() -> None:
+        async with HoloLoom(settings=Settings.from_env(home=home, namespace=namespace)) as loom:
+            await build_mcp_server(lambda: loom).run_stdio_async()
 
-    @asynccontextmanager
-    async def lifespan(_server: Any) -> AsyncIterator[None]:
-        settings = Settings.from_env(home=home, namespace=namespace)
-        async with HoloLoom(settings=settings) as loom:
-            holder["loom"] = loom
-            yield None
-
-    build_mcp_server(lambda: holder["loom"], lifespan=lifespan).run("stdio")
+    asyncio.run(serve())

@@ -3,6 +3,7 @@ benchmarks ``hololoom bench http`` and ``hololoom bench sizing``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ def _clear_errors(feature: str) -> Iterator[None]:
 
 def serve(
     host: Optional[str] = typer.Option(None, help="Interface to bind (HOLOLOOM_API_HOST; default 127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, help="Port (HOLOLOOM_API_PORT; default 8000)."),
+    port: Optional[int] = typer.Option(None, min=0, max=65535, help="Port (HOLOLOOM_API_PORT; default 8000)."),
     home: Optional[Path] = typer.Option(None, "--home", envvar="HOLOLOOM_HOME", help="Data directory."),
     backend: Optional[str] = typer.Option(None, help="embedded, neo4j, qdrant or hybrid (HOLOLOOM_BACKEND)."),
     no_mcp: bool = typer.Option(False, "--no-mcp", help="Do not serve the MCP tools at /mcp."),
@@ -65,16 +66,16 @@ def mcp(
 
 
 def bench_http(
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store."),
-    clients: int = typer.Option(200, "--clients", "-c", help="Concurrent clients on each side."),
-    duration: float = typer.Option(60.0, "--duration", help="Seconds of load on each side."),
-    rounds: int = typer.Option(4, "--rounds", help="Alternating rounds the duration is split into."),
+    memories: int = typer.Option(10_000, "--memories", "-n", min=1, max=10_000_000, help="Memories in the store."),
+    clients: int = typer.Option(200, "--clients", "-c", min=1, max=10_000, help="Concurrent clients on each side."),
+    duration: float = typer.Option(60.0, "--duration", min=0.1, max=3600, help="Seconds of load on each side."),
+    rounds: int = typer.Option(4, "--rounds", min=1, max=100, help="Alternating rounds the duration is split into."),
     home: Optional[Path] = typer.Option(None, "--home", help="Keep the filled store here and reuse it."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
 ) -> None:
     """/v1/weave over HTTP (hey) against in-process weave(): p50/p99, requests/s and their ratio."""
-    if memories <= 0 or clients <= 0 or duration <= 0 or rounds <= 0:
-        raise typer.BadParameter("--memories, --clients, --duration and --rounds must be positive")
+    if not math.isfinite(duration):
+        raise typer.BadParameter("--duration must be a number of seconds")
     with _clear_errors("the HTTP benchmark"):
         from ..bench.http_load import run_and_report
 
@@ -83,12 +84,11 @@ def bench_http(
 
 
 def bench_sizing(
-    memories: int = typer.Option(100_000, "--memories", "-n", help="Memories to add (checkpoints at 10%, 50%, 100%)."),
+    memories: int = typer.Option(100_000, "--memories", "-n", min=10, max=10_000_000,
+                                 help="Memories to add (checkpoints at 10%, 50%, 100%)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
 ) -> None:
     """Resident memory and disk per 100k memories on the configured backend (PRODUCTION_DEPLOYMENT.md sizing)."""
-    if memories < 10:
-        raise typer.BadParameter("--memories must be at least 10")
     from ..bench.sizing import run_and_report
 
     run_and_report(memories, json_path=json_path)

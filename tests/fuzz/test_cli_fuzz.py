@@ -49,7 +49,9 @@ class CliHarness:
         self.root = root
         self.home = root / "home"
         self.env = {"HOLOLOOM_HOME": str(self.home), "HOLOLOOM_ROUTING": "fixed", "HOLOLOOM_SEED": "7",
-                    "HOLOLOOM_NAMESPACE": "", "COLUMNS": "100"}
+                    "HOLOLOOM_NAMESPACE": "", "COLUMNS": "100",
+                    # no API tokens: `serve` must refuse a public address rather than start
+                    "HOLOLOOM_API_TOKENS": "", "HOLOLOOM_API_TOKENS_FILE": "", "HOLOLOOM_API_METRICS_TOKEN": ""}
         self.embedder = embedder
         corpus = [Document(text=f"{sample} Leland is a town in North Carolina where films were shot.",
                            title=f"Leland {sample}" if sample.isprintable() else f"Leland {i}",  # markup titles
@@ -203,7 +205,7 @@ bad_path = st.sampled_from(["/nonexistent/dir", "", "\x00", "\ud800", "/etc/host
 def long_running_args(draw: Any) -> list[str]:
     """A command that would run for minutes or forever, given at least one bad argument."""
     which = draw(st.sampled_from(["demo", "bench quality", "bench latency", "bench routing", "bench backends",
-                                  "metrics", "dashboard", "tui"]))
+                                  "metrics", "dashboard", "tui", "serve", "mcp", "bench http", "bench sizing"]))
     bad = {
         "demo": st.tuples(st.just("--data"), bad_path),
         "bench quality": st.one_of(st.tuples(st.just("--data"), bad_path),
@@ -220,6 +222,13 @@ def long_running_args(draw: Any) -> list[str]:
                                                                                    not in ("LITE", "FAST", "FULL", "RESEARCH"))),
                          st.tuples(st.just("--metrics-port"), bad_port),
                          st.tuples(st.just("--namespace"), st.sampled_from(["bad ns", "", "../x", "\x1b[2J"]))),
+        "serve": st.one_of(st.tuples(st.just("--port"), bad_port),
+                           st.tuples(st.just("--host"), st.sampled_from(["0.0.0.0", "::"])),  # no tokens: refused
+                           st.tuples(st.just("--backend"), s.nasty_text.filter(lambda b: b not in BENCHED))),
+        "mcp": st.one_of(st.tuples(st.just("--namespace"), st.sampled_from(["bad ns", "", "../x", "\x1b[2J"])),
+                         st.tuples(st.just("--home"), st.sampled_from(["/etc/hostname", "\x00"]))),
+        "bench http": st.tuples(st.sampled_from(["--memories", "--clients", "--rounds", "--duration"]), bad_int),
+        "bench sizing": st.tuples(st.just("--memories"), bad_int),
     }[which]
     flag, value = draw(bad)
     return [*which.split(), flag, value, *draw(stray)]
@@ -299,7 +308,7 @@ def _commands(group: Any, prefix: str = "") -> set[str]:
 def test_every_command_is_fuzzed() -> None:
     """A new command must get a strategy here (the set is what the tests above cover)."""
     fuzzed = {"add", "recall", "ask", "feedback", "forget", "stats", "tui", "demo", "bench quality", "bench latency",
-              "bench routing", "bench backends", "metrics", "dashboard"}
+              "bench routing", "bench backends", "metrics", "dashboard", "serve", "mcp", "bench http", "bench sizing"}
     assert _commands(get_command(app)) == fuzzed  # type: ignore[arg-type]
 
 

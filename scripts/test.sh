@@ -8,8 +8,12 @@ cd "$(dirname "$0")/.."
 # rest of the suite; the test (which pytest runs last) waits for it. HOLOLOOM_SKIP_DOCKER=1
 # leaves Docker alone (the test then prepares in the foreground if selected).
 wants_docker=1
-for arg in "$@"; do  # a run limited to paths without docker in them does not need the images
-  case "$arg" in -*) ;; *docker*) wants_docker=1; break ;; *) wants_docker=0 ;; esac
+for arg in "$@"; do  # a run limited to test paths without docker in them does not need the images
+  case "$arg" in
+    -*) ;;
+    *docker*) wants_docker=1; break ;;
+    *) [ -e "${arg%%::*}" ] && wants_docker=0 ;;  # option values (e.g. "-p no:x") are not paths
+  esac
 done
 started_prepare=""
 if [ "$wants_docker" = 1 ] && [ -z "${HOLOLOOM_SKIP_DOCKER:-}" ] && [ -z "${HOLOLOOM_DOCKER_PREPARE_PID:-}" ]; then

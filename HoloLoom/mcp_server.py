@@ -39,6 +39,33 @@ def _sdk() -> Any:
     return Context, MCPServer, ToolError
 
 
+def _namespace_for(ctx: Any, requested: Optional[str], default_namespace: str) -> str:
+    """The namespace a tool call works in: the HTTP caller's grant, or any for stdio."""
+    from .server.auth import LOCAL_PRINCIPAL, Principal
+    from .server.errors import ApiError
+
+    _, _, ToolError = _sdk()
+    request = getattr(ctx.request_context, "request", None)
+    scope = getattr(request, "scope", None) or {}
+    who: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
+    if who is None:
+        if request is not None:  # over HTTP without the API's gate: refuse rather than guess
+            raise ToolError("this MCP endpoint is not behind HoloLoom's authentication")
+        who = Principal(LOCAL_PRINCIPAL.label, LOCAL_PRINCIPAL.namespaces, default_namespace)
+    try:
+        return who.namespace(requested)
+    except ApiError as exc:
+        raise ToolError(exc.message) from None
+
+
+async def _guarded(call: Any) -> Any:
+    """Await a facade call; a HoloLoomError becomes a tool error with a clear message, no traceback."""
+    try:
+        return await call
+    except HoloLoomError as exc:
+        raise _sdk()[2](f"{type(exc).__name__}: {exc}") from None
+
+
 def build_mcp_server(get_loom: Callable[[], Any]) -> Any:
     """An ``MCPServer`` whose tools act on the loom ``get_loom()`` returns.
 
@@ -46,29 +73,12 @@ def build_mcp_server(get_loom: Callable[[], Any]) -> Any:
         get_loom: returns the process's one open ``HoloLoom`` (the caller opens and closes it).
     """
     Context, MCPServer, ToolError = _sdk()
-    from .server.auth import LOCAL_PRINCIPAL, Principal
-    from .server.errors import ApiError
-
     server = MCPServer("HoloLoom", instructions=INSTRUCTIONS)
 
     def namespace_for(ctx: Any, requested: Optional[str]) -> str:
-        request = getattr(ctx.request_context, "request", None)
-        scope = getattr(request, "scope", None) or {}
-        who: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
-        if who is None:
-            if request is not None:  # over HTTP without the API's gate: refuse rather than guess
-                raise ToolError("this MCP endpoint is not behind HoloLoom's authentication")
-            who = Principal(LOCAL_PRINCIPAL.label, LOCAL_PRINCIPAL.namespaces, get_loom().settings.namespace)
-        try:
-            return who.namespace(requested)
-        except ApiError as exc:
-            raise ToolError(exc.message) from None
+        return _namespace_for(ctx, requested, get_loom().settings.namespace)
 
-    async def guarded(call: Any) -> Any:
-        try:
-            return await call
-        except HoloLoomError as exc:  # bad input or a backend failure: a clear message, no traceback
-            raise ToolError(f"{type(exc).__name__}: {exc}") from None
+    guarded = _guarded
 
     @server.tool()
     async def remember(text: str, ctx: Context, namespace: Optional[str] = None, title: Optional[str] = None,

@@ -94,6 +94,32 @@ class _McpGate:
         await self.app(scope, receive, send)
 
 
+def _add_metrics_route(app: FastAPI, metrics: LoomMetrics) -> None:
+    """``/metrics``: the gauges name namespaces, so with auth on only '*' or '@metrics' tokens may scrape."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        who = app.state.tokens.principal_for(request.headers.get("authorization"))
+        if not who.namespaces & {ALL_NAMESPACES, METRICS_GRANT}:
+            raise ApiError(403, "Forbidden", "this token may not read /metrics")
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _mount_mcp(app: FastAPI, mcp_server: Any) -> None:
+    """Serve the MCP tools at ``/mcp`` (streamable HTTP, stateless, JSON) behind the API's tokens."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    # Builds the session manager; the API's tokens guard the route, so DNS-rebinding
+    # protection (which pins Host to localhost) is off: compose reaches us as "hololoom:8000".
+    mcp_server.streamable_http_app(
+        streamable_http_path="/mcp", stateless_http=True, json_response=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    app.add_route("/mcp", _McpGate(StreamableHTTPASGIApp(mcp_server.session_manager), app.state),
+                  methods=["GET", "POST", "DELETE"], include_in_schema=False)
+
+
 def create_app(
     *,
     loom_factory: Callable[[], HoloLoom] | None = None,
@@ -144,27 +170,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics(request: Request) -> Response:
-        # The gauges name namespaces, so with auth on only '*' or '@metrics' tokens may scrape.
-        who = app.state.tokens.principal_for(request.headers.get("authorization"))
-        if not who.namespaces & {ALL_NAMESPACES, METRICS_GRANT}:
-            raise ApiError(403, "Forbidden", "this token may not read /metrics")
-        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
+    _add_metrics_route(app, metrics)
     if mcp_server is not None:
-        from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
-        from mcp.server.transport_security import TransportSecuritySettings
-
-        # Builds the session manager; the API's tokens guard the route, so DNS-rebinding
-        # protection (which pins Host to localhost) is off: compose reaches us as "hololoom:8000".
-        mcp_server.streamable_http_app(
-            streamable_http_path="/mcp", stateless_http=True, json_response=True,
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
-        app.add_route("/mcp", _McpGate(StreamableHTTPASGIApp(mcp_server.session_manager), app.state),
-                      methods=["GET", "POST", "DELETE"], include_in_schema=False)
-
+        _mount_mcp(app, mcp_server)
     requests = Counter("hololoom_http_requests", "HTTP requests by method, route and status",
                        ["method", "route", "status"], registry=metrics.registry)
     seconds = Histogram("hololoom_http_request_duration_seconds", "HTTP request latency by route", ["route"],

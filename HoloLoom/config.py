@@ -18,12 +18,15 @@ from .errors import ConfigurationError, HoloLoomError
 from .types import validate_namespace
 from .validation import Count, Seed, SettingText, check
 
-__all__ = ["BACKENDS", "ROUTINGS", "Settings", "default_home"]
+__all__ = ["BACKENDS", "ROUTINGS", "Settings", "VECTOR_SEARCHES", "default_home"]
 
 BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
 #: "learned": stage 3 asks the Thompson-sampling RoutingOrchestrator; "fixed": the one
 #: configured store with each level's own plan (reproducible; the quality benchmark uses it).
 ROUTINGS = ("learned", "fixed")
+#: How the embedded store searches vectors: "auto" (exact below 20,000 memories, HNSW with an
+#: exact rerank above), "exact" (never build the graph), "ann" (always use it).
+VECTOR_SEARCHES = ("auto", "exact", "ann")
 
 
 _FIELD_KINDS = {
@@ -74,6 +77,7 @@ class Settings:
     qdrant_collection: str = "hololoom_shards"
     seed: int | None = None
     routing: str = "learned"
+    vector_search: str = "auto"
 
     def __post_init__(self) -> None:
         home = self.home if self.home is not None else default_home()
@@ -99,6 +103,10 @@ class Settings:
         validate_namespace(self.namespace)
         if self.routing not in ROUTINGS:
             raise ConfigurationError(f"unknown routing {self.routing!r}: use one of {', '.join(ROUTINGS)}")
+        if self.vector_search not in VECTOR_SEARCHES:
+            raise ConfigurationError(
+                f"unknown vector_search {self.vector_search!r}: use one of {', '.join(VECTOR_SEARCHES)}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

@@ -51,7 +51,7 @@ def create_store(settings: Settings, *, dimension: int) -> MemoryStore:
         MissingDependencyError: the backend's extra is not installed.
     """
     if settings.backend == "embedded":
-        return EmbeddedStore(settings.embedded_path, dimension=dimension)
+        return EmbeddedStore(settings.embedded_path, dimension=dimension, vector_search=settings.vector_search)
     if settings.backend == "neo4j":
         from .neo4j_store import Neo4jStore
 

@@ -1,23 +1,28 @@
-"""The embedded default store: SQLite (WAL) for records and graph; numpy for vectors and BM25.
+"""The embedded default store: SQLite (WAL) for records and graph, a vector file, in-memory indexes.
 
-No server: a directory holds ``hololoom.db``. SQLite is the only durable copy, so a
-write is acknowledged when its transaction commits (``synchronous=FULL``), and the
-in-memory vector index is rebuilt from it at open (about a second per million floats
-read; see the note in the foundation issue for figures). Keyword search is BM25 over an
-in-memory inverted index per namespace (:mod:`.lexical_index`), built on first use from
-the stored text: FTS5's ``bm25()`` was 40-150 ms per query at 100k memories. Several processes may share one directory: each notices the
-others' commits (``PRAGMA data_version``) and brings its vector index up to date before
-it searches.
+No server: a directory holds ``hololoom.db`` (shards, metadata, the entity graph),
+``vectors.f32`` (every vector, appended, memory-mapped; see :mod:`.vector_file`) and
+``index/`` (checkpoints of the in-memory indexes; see :mod:`._checkpoint`). A write is
+acknowledged when its SQLite transaction commits (``synchronous=FULL``), after its
+vectors were fsynced. Opening maps the vectors and loads the latest checkpoint, then
+replays only the changes SQLite recorded after it, so reopening a million memories takes
+about a second and never re-reads their text.
 
-All SQLite work runs on one dedicated worker thread per store, so the event loop never
-blocks on disk and the connection is never shared between threads.
+In memory: a :class:`~.slot_table.SlotTable` (which shard is in which slot), the
+vector index (exact below :data:`~.vector_index.EXACT_BELOW` memories, HNSW with an
+exact rerank above; :mod:`.vector_index`) and BM25 over a compressed inverted index
+(:mod:`.lexical_index`), all kept current by every add and delete. Several processes may
+share one directory: each notices the others' commits (``PRAGMA data_version``) and
+replays them before it reads.
+
+All SQLite and index work runs on one dedicated worker thread per store, so the event
+loop never blocks on disk and the connection is never shared between threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -29,79 +34,66 @@ import numpy as np
 
 from ..errors import ConfigurationError, StoreClosedError, StoreError, ValidationError
 from ..types import MemoryShard, SearchFilter, validate_namespace
+from . import _embedded_sql as sql
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._shared import check_records
 from .base import Hit, Link, ShardRecord, shard_entity_keys
 from .lexical_index import LexicalIndex
-from .vector_index import VectorIndex
+from .slot_table import SlotTable
+from .vector_file import VectorFile
+from .vector_index import EXACT_BELOW, MODES, VectorIndex
 
 __all__ = ["EmbeddedStore"]
 
 T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS shards (
-    row INTEGER PRIMARY KEY,
-    namespace TEXT NOT NULL,
-    id TEXT NOT NULL,
-    text TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    entities TEXT NOT NULL,
-    about TEXT NOT NULL,
-    motifs TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    occurred_at REAL NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS shards_ns_id ON shards(namespace, id);
-CREATE INDEX IF NOT EXISTS shards_ns_time ON shards(namespace, occurred_at);
-CREATE TABLE IF NOT EXISTS links (
-    row INTEGER NOT NULL REFERENCES shards(row) ON DELETE CASCADE,
-    namespace TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    relation TEXT NOT NULL CHECK (relation IN ('mentions', 'about')),
-    PRIMARY KEY (row, entity, relation)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS links_entity ON links(namespace, entity, relation, row);
-"""
+#: Checkpoint after this many changed slots, or a quarter of the store if that is more:
+#: a crash then replays at most that much, and checkpoints cost O(size) amortised O(1).
+CHECKPOINT_EVERY = 50_000
 
-_META_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
-_SHARD_COLUMNS = "row, namespace, id, text, metadata, entities, about, motifs, created_at, occurred_at"
+_UPSERT = """INSERT INTO shards (namespace, id, text, metadata, entities, about, motifs, created_at, occurred_at,
+                                 slot, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(namespace, id) DO UPDATE SET
+                 text=excluded.text, metadata=excluded.metadata, entities=excluded.entities,
+                 about=excluded.about, motifs=excluded.motifs, occurred_at=excluded.occurred_at,
+                 slot=excluded.slot, seq=excluded.seq
+             RETURNING row"""
 
 
-def _shard_from_row(r: tuple) -> MemoryShard:
-    return MemoryShard(
-        id=r[2],
-        namespace=r[1],
-        text=r[3],
-        metadata=json.loads(r[4]),
-        entities=tuple(json.loads(r[5])),
-        about=tuple(json.loads(r[6])),
-        motifs=tuple(json.loads(r[7])),
-        created_at=r[8],
-        occurred_at=r[9],
-    )
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 class EmbeddedStore:
     """The default MemoryStore: a directory, no server.
 
     Args:
-        path: directory for the database (created if missing).
+        path: directory for the data (created if missing).
         dimension: vector size; checked against what the directory already holds.
+        vector_search: ``"auto"`` (exact below ``exact_below`` memories, HNSW above),
+            ``"exact"`` (never build the graph) or ``"ann"`` (always use the graph).
+        exact_below: the size at which ``"auto"`` switches to the graph.
     """
 
     name = "embedded"
 
-    def __init__(self, path: str | Path, *, dimension: int = 384, exact_below: int = 20_000) -> None:
+    def __init__(self, path: str | Path, *, dimension: int = 384, vector_search: str = "auto",
+                 exact_below: int = EXACT_BELOW) -> None:
+        if vector_search not in MODES:
+            raise ConfigurationError(f"vector_search must be one of {', '.join(MODES)}, not {vector_search!r}")
         self.path = Path(path).expanduser()
         self.dimension = dimension
-        # Above this many vectors in a namespace, search scans the 96-d Matryoshka prefix
-        # first and reranks a shortlist exactly: 4x less memory traffic per query.
+        self.search_mode = vector_search
         self.exact_below = exact_below
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hololoom-sqlite")
         self._conn: sqlite3.Connection | None = None
-        self._index = VectorIndex(dimension)
-        self._lexical = LexicalIndex()
+        self._file: VectorFile | None = None
+        self._table = SlotTable()
+        self._lexical = LexicalIndex(self._table)
+        self._vectors: VectorIndex | None = None
+        self._seq = 0  # the last SQLite change this process has indexed
+        self._unsaved = 0  # slots changed since the last checkpoint
         self._data_version: int | None = None
         self._closed = False
         self._opened = False
@@ -123,7 +115,7 @@ class EmbeddedStore:
             raise StoreError(f"embedded store at {self.path}: {exc}") from exc
 
     async def open(self) -> "EmbeddedStore":
-        """Open the database and load the vector index now (otherwise on first use)."""
+        """Open the database and load the indexes now (otherwise on first use)."""
         await self._run(lambda: None)
         return self
 
@@ -134,53 +126,89 @@ class EmbeddedStore:
             raise ConfigurationError(f"cannot create the data directory {self.path}: {exc}") from exc
         try:
             conn = sqlite3.connect(self.path / "hololoom.db", isolation_level=None, timeout=30.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
-            row = conn.execute("SELECT value FROM meta WHERE key='dimension'").fetchone()
-            if row is None:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('dimension', ?)", (str(self.dimension),))
-            elif int(row[0]) != self.dimension:
-                conn.close()
-                raise ConfigurationError(
-                    f"{self.path} holds {row[0]}-d vectors but the embedder makes {self.dimension}-d ones"
-                )
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+                conn.execute(f"PRAGMA {pragma}")
+            self._file = VectorFile(self.path / "vectors.f32", self.dimension)
+            sql.prepare(conn, self.dimension, self._file, self.path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the embedded store at {self.path}: {exc}") from exc
+        except ConfigurationError:
+            conn.close()
+            raise
         self._conn = conn
-        self._reload_index()
+        self._load_indexes()
 
-    def _reload_index(self) -> None:
+    def _load_indexes(self) -> None:
+        assert self._conn is not None and self._file is not None
+        saved = load_checkpoint(self.path / "index", dimension=self.dimension)
+        if saved is not None and saved.seq <= sql.current_seq(self._conn):
+            self._table, self._seq = saved.table, saved.seq
+            self._lexical = LexicalIndex(self._table, saved.lexical)
+            ann = saved.ann if self.search_mode != "exact" else None
+        else:
+            self._table, self._seq, ann = SlotTable(), 0, None
+            self._lexical = LexicalIndex(self._table)
+        self._vectors = VectorIndex(self._table, self._file, mode=self.search_mode,
+                                    exact_below=self.exact_below, ann=ann)
+        self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        self._catch_up()
+        if self._vectors.ann is None and self._vectors.wants_ann:
+            self._vectors.build()
+
+    def _catch_up(self) -> None:
+        """Index every change SQLite recorded after ``self._seq`` (other processes', or since the checkpoint)."""
         conn = self._conn
         assert conn is not None
-        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        index = VectorIndex(self.dimension, capacity=max(1024, self._count_all()))
-        self._load_rows(index, conn.execute("SELECT row, namespace, occurred_at, vector FROM shards"))
-        self._index = index
-        self._lexical.drop()  # rebuilt per namespace on its next keyword search
+        latest = sql.current_seq(conn)
+        if latest == self._seq:
+            return
+        cursor = conn.execute("SELECT row, slot, namespace, occurred_at, text FROM shards WHERE seq > ? ORDER BY slot",
+                              (self._seq,))
+        while batch := cursor.fetchmany(20_000):
+            self._assign(np.fromiter((r[1] for r in batch), dtype=np.int64, count=len(batch)),
+                         np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)),
+                         [r[2] for r in batch], np.fromiter((r[3] for r in batch), dtype=np.float64, count=len(batch)),
+                         [r[4] for r in batch])
+        gone = [s for (s,) in conn.execute("SELECT slot FROM retired WHERE seq > ?", (self._seq,))]
+        self._retire(np.asarray(gone, dtype=np.int64))
+        self._seq = latest
 
-    def _count_all(self) -> int:
-        assert self._conn is not None
-        return self._conn.execute("SELECT count(*) FROM shards").fetchone()[0]
+    def _assign(self, slots: np.ndarray, rowids: np.ndarray, namespaces: list[str], times: np.ndarray,
+                texts: list[str], vectors: np.ndarray | None = None) -> None:
+        assert self._vectors is not None
+        self._table.assign(slots, rowids, namespaces, times)
+        self._lexical.add(slots.tolist(), texts)
+        self._vectors.added(slots, vectors)
+        self._unsaved += len(slots)
 
-    def _load_rows(self, index: VectorIndex, cursor: sqlite3.Cursor) -> None:
-        while True:
-            batch = cursor.fetchmany(20000)
-            if not batch:
-                break
-            rowids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
-            times = np.fromiter((r[2] for r in batch), dtype=np.float64, count=len(batch))
-            vectors = np.frombuffer(b"".join(r[3] for r in batch), dtype=np.float32).reshape(len(batch), self.dimension)
-            index.upsert(rowids, vectors, [r[1] for r in batch], times)
+    def _retire(self, slots: np.ndarray) -> None:
+        assert self._vectors is not None
+        if not len(slots):
+            return
+        slots = np.unique(slots[slots < self._table.size])
+        live = slots[self._table.namespaces[slots] >= 0]
+        codes = self._table.namespaces[live].copy()
+        self._table.retire(live)
+        self._lexical.retired(live, codes)
+        self._vectors.removed(live)
+        self._unsaved += len(live)
+
+    def _checkpoint(self) -> None:
+        assert self._vectors is not None
+        save_checkpoint(self.path / "index", seq=self._seq, dimension=self.dimension, table=self._table,
+                        lexical=self._lexical.arrays(), ann=self._vectors.ann)
+        self._unsaved = 0
+
+    def _maybe_checkpoint(self) -> None:
+        if self._unsaved >= max(CHECKPOINT_EVERY, self._table.live // 4):
+            self._checkpoint()
 
     def _sync_with_other_writers(self) -> None:
-        """Bring the vector index up to date if another connection committed since we looked."""
         assert self._conn is not None
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
-            self._reload_index()
+            self._data_version = version
+            self._catch_up()
 
     def _conn_checked(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -188,60 +216,79 @@ class EmbeddedStore:
         self._sync_with_other_writers()
         return self._conn
 
-    # -- writes -------------------------------------------------------------------------
-
-    async def add(self, records: Sequence[ShardRecord]) -> list[str]:
-        for rec in records:
-            vec = np.asarray(rec.vector)
-            if vec.shape != (self.dimension,):
-                raise ValidationError(f"vector of shard {rec.shard.id} has shape {vec.shape}, expected ({self.dimension},)")
-        if not records:
-            return []
-        return await self._run(self._add_sync, list(records))
-
-    def _add_sync(self, records: list[ShardRecord]) -> list[str]:
+    def _begin_write(self) -> tuple[sqlite3.Connection, int]:
+        """Take SQLite's write lock, replay whatever committed meanwhile; returns this write's seq."""
         conn = self._conn_checked()
-        rows: list[int] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for rec in records:
-                s = rec.shard
-                vector = np.ascontiguousarray(rec.vector, dtype=np.float32).tobytes()
-                row = conn.execute(
-                    """INSERT INTO shards (namespace, id, text, metadata, entities, about, motifs,
-                                           created_at, occurred_at, vector)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(namespace, id) DO UPDATE SET
-                           text=excluded.text, metadata=excluded.metadata, entities=excluded.entities,
-                           about=excluded.about, motifs=excluded.motifs, occurred_at=excluded.occurred_at,
-                           vector=excluded.vector
-                       RETURNING row""",
-                    (
-                        s.namespace, s.id, s.text, json.dumps(dict(s.metadata), ensure_ascii=False),
-                        json.dumps(list(s.entities), ensure_ascii=False), json.dumps(list(s.about), ensure_ascii=False),
-                        json.dumps(list(s.motifs), ensure_ascii=False), s.created_at, s.occurred_at, vector,
-                    ),
-                ).fetchone()[0]
-                rows.append(row)
-                conn.execute("DELETE FROM links WHERE row = ?", (row,))
-                conn.executemany(
-                    "INSERT OR IGNORE INTO links (row, namespace, entity, relation) VALUES (?, ?, ?, ?)",
-                    [(row, s.namespace, key, rel) for key, rel in shard_entity_keys(s)],
-                )
-            conn.execute("COMMIT")
+            self._catch_up()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return conn, self._seq + 1
+
+    def _commit(self, conn: sqlite3.Connection, seq: int) -> None:
+        sql.set_seq(conn, seq)
+        assert self._file is not None
+        self._file.sync()  # the vectors are durable before the rows that point at them
+        conn.execute("COMMIT")
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        for row, rec in zip(rows, records):
-            self._lexical.add(rec.shard.namespace, row, rec.shard.text, rec.shard.occurred_at)
-        self._index.upsert(
-            np.asarray(rows, dtype=np.int64),
-            np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]),
-            [r.shard.namespace for r in records],
-            np.asarray([r.shard.occurred_at for r in records], dtype=np.float64),
-        )
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def add(self, records: Sequence[ShardRecord]) -> list[str]:
+        records = check_records(records, self.dimension)
+        if not records:
+            return []
+        return await self._run(self._add_sync, records)
+
+    def _add_sync(self, records: list[ShardRecord]) -> list[str]:
+        assert self._file is not None
+        matrix = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records])
+        conn, seq = self._begin_write()
+        try:
+            old = self._slots_of(conn, [(r.shard.namespace, r.shard.id) for r in records])
+            first = self._file.append(matrix)
+            rows = [conn.execute(_UPSERT, (
+                s.namespace, s.id, s.text, _dumps(dict(s.metadata)), _dumps(list(s.entities)), _dumps(list(s.about)),
+                _dumps(list(s.motifs)), s.created_at, s.occurred_at, first + i, seq,
+            )).fetchone()[0] for i, s in enumerate(r.shard for r in records)]
+            replaced = [row for row, _ in old.values()]
+            conn.executemany("DELETE FROM links WHERE row = ?", [(row,) for row in replaced])
+            conn.executemany("INSERT OR IGNORE INTO links (row, namespace, entity, relation) VALUES (?, ?, ?, ?)",
+                             [(row, r.shard.namespace, key, rel) for row, r in zip(rows, records)
+                              for key, rel in shard_entity_keys(r.shard)])
+            conn.executemany("INSERT INTO retired VALUES (?, ?)", [(seq, slot) for _, slot in old.values()])
+            self._commit(conn, seq)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._seq = seq
+        self._retire(np.asarray([slot for _, slot in old.values()], dtype=np.int64))
+        self._assign(first + np.arange(len(records)), np.asarray(rows, dtype=np.int64),
+                     [r.shard.namespace for r in records],
+                     np.asarray([r.shard.occurred_at for r in records], dtype=np.float64),
+                     [r.shard.text for r in records], matrix)
+        self._maybe_checkpoint()
         return [r.shard.id for r in records]
+
+    @staticmethod
+    def _slots_of(conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+        """(namespace, id) -> (row, slot) for the keys that are stored."""
+        by_namespace: dict[str, list[str]] = {}
+        for namespace, sid in keys:
+            by_namespace.setdefault(namespace, []).append(sid)
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for namespace, ids in by_namespace.items():
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                for sid, row, slot in conn.execute(
+                    f"SELECT id, row, slot FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
+                    (namespace, *part),
+                ):
+                    out[(namespace, sid)] = (row, slot)
+        return out
 
     async def delete(self, ids: Sequence[str], *, namespace: str) -> int:
         validate_namespace(namespace)
@@ -249,28 +296,24 @@ class EmbeddedStore:
             return 0
         return await self._run(self._delete_sync, list(ids), namespace)
 
-    def _delete_sync(self, ids: list[str], namespace: str | None) -> int:
-        conn = self._conn_checked()
-        conn.execute("BEGIN IMMEDIATE")
+    def _delete_sync(self, ids: list[str], namespace: str) -> int:
+        conn, seq = self._begin_write()
         try:
-            if namespace is not None and ids:
-                rows = [r for (r,) in conn.execute(
-                    f"SELECT row FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(ids))})",
-                    (namespace, *ids),
-                )]
-            else:
-                rows = []
-            if rows:
-                conn.execute(f"DELETE FROM shards WHERE row IN ({','.join('?' * len(rows))})", rows)
-            conn.execute("COMMIT")
+            found = self._slots_of(conn, [(namespace, i) for i in dict.fromkeys(ids)])
+            rows = [row for row, _ in found.values()]
+            for start in range(0, len(rows), 500):
+                part = rows[start : start + 500]
+                conn.execute(f"DELETE FROM shards WHERE row IN ({','.join('?' * len(part))})", part)
+            conn.executemany("INSERT INTO retired VALUES (?, ?)", [(seq, slot) for _, slot in found.values()])
+            self._commit(conn, seq)
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        self._index.remove(rows)
-        if namespace is not None:
-            self._lexical.remove(namespace, rows)
-        return len(rows)
+        self._seq = seq
+        self._retire(np.asarray([slot for _, slot in found.values()], dtype=np.int64))
+        self._maybe_checkpoint()
+        return len(found)
 
     async def delete_namespace(self, namespace: str) -> int:
         validate_namespace(namespace)
@@ -278,14 +321,21 @@ class EmbeddedStore:
         def run() -> int:
             conn = self._conn_checked()
             ids = [i for (i,) in conn.execute("SELECT id FROM shards WHERE namespace = ?", (namespace,))]
-            total = 0
-            for start in range(0, len(ids), 500):
-                total += self._delete_sync(ids[start : start + 500], namespace)
-            return total
+            return sum(self._delete_sync(ids[start : start + 5000], namespace) for start in range(0, len(ids), 5000))
 
         return await self._run(run)
 
     # -- reads --------------------------------------------------------------------------
+
+    def _select_by_ids(self, conn: sqlite3.Connection, columns: str, ids: Sequence[str], namespace: str) -> list[tuple]:
+        unique = list(dict.fromkeys(ids))
+        out: list[tuple] = []
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            out.extend(conn.execute(
+                f"SELECT {columns} FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
+                (namespace, *part)))
+        return out
 
     async def get(self, ids: Sequence[str], *, namespace: str) -> list[MemoryShard]:
         validate_namespace(namespace)
@@ -293,16 +343,8 @@ class EmbeddedStore:
             return []
 
         def run() -> list[MemoryShard]:
-            conn = self._conn_checked()
-            found: dict[str, MemoryShard] = {}
-            unique = list(dict.fromkeys(ids))
-            for start in range(0, len(unique), 500):
-                part = unique[start : start + 500]
-                for r in conn.execute(
-                    f"SELECT {_SHARD_COLUMNS} FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
-                    (namespace, *part),
-                ):
-                    found[r[2]] = _shard_from_row(r)
+            found = {r[2]: sql.shard_from_row(r)
+                     for r in self._select_by_ids(self._conn_checked(), sql.SHARD_COLUMNS, ids, namespace)}
             return [found[i] for i in ids if i in found]
 
         return await self._run(run)
@@ -313,19 +355,12 @@ class EmbeddedStore:
             return {}
 
         def run() -> dict[str, np.ndarray]:
-            conn = self._conn_checked()
-            out: dict[str, np.ndarray] = {}
-            unique = list(dict.fromkeys(ids))
-            for start in range(0, len(unique), 500):
-                part = unique[start : start + 500]
-                for row, sid in conn.execute(
-                    f"SELECT row, id FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
-                    (namespace, *part),
-                ):
-                    vec = self._index.vector(row)
-                    if vec is not None:
-                        out[sid] = vec
-            return out
+            assert self._file is not None
+            pairs = self._select_by_ids(self._conn_checked(), "id, slot", ids, namespace)
+            if not pairs:
+                return {}
+            matrix = np.array(self._file.matrix()[np.asarray([slot for _, slot in pairs], dtype=np.int64)])
+            return {sid: matrix[i] for i, (sid, _) in enumerate(pairs)}
 
         return await self._run(run)
 
@@ -333,58 +368,21 @@ class EmbeddedStore:
         validate_namespace(namespace)
         if not ids:
             return set()
+        return await self._run(lambda: {r[0] for r in self._select_by_ids(self._conn_checked(), "id", ids, namespace)})
 
-        def run() -> set[str]:
-            conn = self._conn_checked()
-            out: set[str] = set()
-            unique = list(dict.fromkeys(ids))
-            for start in range(0, len(unique), 500):
-                part = unique[start : start + 500]
-                out.update(i for (i,) in conn.execute(
-                    f"SELECT id FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
-                    (namespace, *part),
-                ))
-            return out
-
-        return await self._run(run)
-
-    def _allowed_rows(self, conn: sqlite3.Connection, flt: SearchFilter) -> np.ndarray | None:
-        """Row ids passing the metadata filter, or None when there is none."""
-        if not flt.where:
-            return None
-        clauses, params = ["namespace = ?"], [flt.namespace]
-        for key, wanted in flt.where.items():
-            if not _META_KEY.match(key):
-                raise ValidationError(f"metadata filter key {key!r} must match [A-Za-z0-9_-]+")
-            values = list(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
-            ors = []
-            for v in values:
-                if v is None:
-                    ors.append("json_type(metadata, ?) = 'null'")
-                    params.append(f"$.{key}")
-                else:
-                    types = _json_types(v)
-                    ors.append(
-                        f"(json_extract(metadata, ?) = ? AND json_type(metadata, ?) IN ({','.join('?' * len(types))}))"
-                    )
-                    params.extend([f"$.{key}", int(v) if isinstance(v, bool) else v, f"$.{key}", *types])
-            clauses.append("(" + (" OR ".join(ors) or "0") + ")")
-        rows = [r for (r,) in conn.execute(f"SELECT row FROM shards WHERE {' AND '.join(clauses)}", params)]
-        return np.asarray(rows, dtype=np.int64)
-
-    def _rows_to_ids(self, conn: sqlite3.Connection, rows: Sequence[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        rows = list(rows)
+    def _slots_to_ids(self, conn: sqlite3.Connection, slots: Sequence[int]) -> dict[int, str]:
+        rows = self._table.rowids[np.asarray(slots, dtype=np.int64)].tolist() if len(slots) else []
+        by_row: dict[int, str] = {}
         for start in range(0, len(rows), 500):
             part = rows[start : start + 500]
-            out.update(conn.execute(f"SELECT row, id FROM shards WHERE row IN ({','.join('?' * len(part))})", part).fetchall())
-        return out
+            by_row.update(conn.execute(f"SELECT row, id FROM shards WHERE row IN ({','.join('?' * len(part))})", part))
+        return {slot: by_row[row] for slot, row in zip(slots, rows) if row in by_row}
 
     async def vector_search(self, vector: np.ndarray, flt: SearchFilter, *, limit: int) -> list[Hit]:
         return (await self.vector_search_many([vector], flt, limit=limit))[0]
 
     async def vector_search_many(self, vectors: Sequence[np.ndarray], flt: SearchFilter, *, limit: int) -> list[list[Hit]]:
-        """Several vector searches in one scan of the index (the crawler's expansions use it)."""
+        """Several vector searches in one call (the crawler's expansions use it)."""
         queries = np.asarray(np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]) if len(vectors) else
                              np.zeros((0, self.dimension), dtype=np.float32))
         if queries.shape[1:] != (self.dimension,):
@@ -392,15 +390,13 @@ class EmbeddedStore:
 
         def run() -> list[list[Hit]]:
             conn = self._conn_checked()
-            coarse = max(256, 16 * limit) if len(self._index) >= self.exact_below else None
+            assert self._vectors is not None
             with _single_blas_thread():
-                results = self._index.search_many(
-                    queries, namespace=flt.namespace, limit=limit, since=flt.since, until=flt.until,
-                    allowed=self._allowed_rows(conn, flt), coarse_candidates=coarse,
-                )
-            ids = self._rows_to_ids(conn, sorted({r for rows, _ in results for r in rows.tolist()}))
-            return [[Hit(ids[r], float(sc)) for r, sc in zip(rows.tolist(), scores.tolist()) if r in ids]
-                    for rows, scores in results]
+                results = self._vectors.search_many(queries, namespace=flt.namespace, limit=limit, since=flt.since,
+                                                    until=flt.until, allowed=sql.allowed_slots(conn, flt))
+            ids = self._slots_to_ids(conn, sorted({s for slots, _ in results for s in slots.tolist()}))
+            return [[Hit(ids[s], float(sc)) for s, sc in zip(slots.tolist(), scores.tolist()) if s in ids]
+                    for slots, scores in results]
 
         return await self._run(run)
 
@@ -410,27 +406,12 @@ class EmbeddedStore:
 
         def run() -> list[Hit]:
             conn = self._conn_checked()
-            if not self._lexical.has(flt.namespace):
-                self._lexical.build(flt.namespace, conn.execute(
-                    "SELECT row, text, occurred_at FROM shards WHERE namespace = ? ORDER BY row", (flt.namespace,)
-                ).fetchall())
-            allowed = self._allowed_rows(conn, flt)
-            rows, scores = self._lexical.search(flt.namespace, text, limit=limit, since=flt.since, until=flt.until,
-                                                allowed=allowed)
-            ids = self._rows_to_ids(conn, rows.tolist())
-            return [Hit(ids[r], float(sc)) for r, sc in zip(rows.tolist(), scores.tolist()) if r in ids]
+            slots, scores = self._lexical.search(flt.namespace, text, limit=limit, since=flt.since, until=flt.until,
+                                                 allowed=sql.allowed_slots(conn, flt))
+            ids = self._slots_to_ids(conn, slots.tolist())
+            return [Hit(ids[s], float(sc)) for s, sc in zip(slots.tolist(), scores.tolist()) if s in ids]
 
         return await self._run(run)
-
-    def _time_clause(self, flt: SearchFilter, alias: str) -> tuple[str, list[Any]]:
-        sql, params = "", []
-        if flt.since is not None:
-            sql += f" AND {alias}.occurred_at >= ?"
-            params.append(flt.since)
-        if flt.until is not None:
-            sql += f" AND {alias}.occurred_at <= ?"
-            params.append(flt.until)
-        return sql, params
 
     async def neighbors(
         self, ids: Sequence[str], flt: SearchFilter, *, max_degree: int = 64, limit: int = 500
@@ -441,13 +422,13 @@ class EmbeddedStore:
         def run() -> list[Link]:
             conn = self._conn_checked()
             unique = list(dict.fromkeys(ids))
-            placeholders = ",".join("?" * len(unique))
             sources = conn.execute(
                 f"""SELECT s.id, l.entity, l.relation FROM links l JOIN shards s ON s.row = l.row
-                    WHERE s.namespace = ? AND s.id IN ({placeholders})""",
+                    WHERE s.namespace = ? AND s.id IN ({','.join('?' * len(unique))})""",
                 (flt.namespace, *unique),
             ).fetchall()
-            return self._expand(conn, sources, flt, max_degree, limit, exclude=set(unique))
+            return sql.expand(conn, sources, flt, max_degree=max_degree, limit=limit, exclude=set(unique),
+                              allowed=sql.allowed_slots(conn, flt))
 
         return await self._run(run)
 
@@ -460,51 +441,10 @@ class EmbeddedStore:
         def run() -> list[Link]:
             conn = self._conn_checked()
             sources = [(key, key, "query") for key in dict.fromkeys(keys)]
-            return self._expand(conn, sources, flt, max_degree, limit, exclude=set())
+            return sql.expand(conn, sources, flt, max_degree=max_degree, limit=limit, exclude=set(),
+                              allowed=sql.allowed_slots(conn, flt))
 
         return await self._run(run)
-
-    def _expand(
-        self, conn: sqlite3.Connection, sources: list[tuple[str, str, str]], flt: SearchFilter,
-        max_degree: int, limit: int, exclude: set[str],
-    ) -> list[Link]:
-        entities = list(dict.fromkeys(e for _, e, _ in sources))
-        if not entities:
-            return []
-        degrees: dict[str, int] = {}
-        for start in range(0, len(entities), 500):
-            part = entities[start : start + 500]
-            degrees.update(conn.execute(
-                f"""SELECT entity, count(*) FROM links WHERE namespace = ? AND entity IN ({','.join('?' * len(part))})
-                    GROUP BY entity""",
-                (flt.namespace, *part),
-            ).fetchall())
-        usable = [e for e in entities if 0 < degrees.get(e, 0) <= max_degree]
-        if not usable:
-            return []
-        time_sql, time_params = self._time_clause(flt, "s")
-        allowed_rows = self._allowed_rows(conn, flt)
-        allowed = None if allowed_rows is None else set(allowed_rows.tolist())
-        targets: dict[str, list[tuple[str, str]]] = {}
-        for start in range(0, len(usable), 500):
-            part = usable[start : start + 500]
-            for entity, relation, sid, row in conn.execute(
-                f"""SELECT l.entity, l.relation, s.id, s.row FROM links l JOIN shards s ON s.row = l.row
-                    WHERE l.namespace = ? AND l.entity IN ({','.join('?' * len(part))}) {time_sql}""",
-                (flt.namespace, *part, *time_params),
-            ):
-                if allowed is not None and row not in allowed:
-                    continue
-                targets.setdefault(entity, []).append((sid, relation))
-        links: list[Link] = []
-        for source, entity, source_relation in sources:
-            for target, target_relation in targets.get(entity, ()):
-                if target == source or target in exclude:
-                    continue
-                links.append(Link(source, target, entity, source_relation, target_relation, degrees[entity]))
-        # Rarest entities first: they carry the most specific connections.
-        links.sort(key=lambda l: l.degree)
-        return links[:limit]
 
     async def count(self, namespace: str | None = None) -> int:
         if namespace is not None:
@@ -536,22 +476,34 @@ class EmbeddedStore:
             "backend": self.name,
             "path": str(self.path),
             "shards": total,
-            "vectors_in_memory": len(self._index),
+            "vectors_indexed": self._table.live,
+            "ann": self._vectors is not None and self._vectors.ann is not None,
             "latency_ms": (time.perf_counter() - started) * 1000,
         }
 
     async def close(self) -> None:
+        """Checkpoint the indexes (so the next open is fast) and release the files; idempotent."""
         if self._closed:
             return
         self._closed = True
 
         def shut() -> None:
             if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+                try:
+                    if self._unsaved:
+                        self._sync_with_other_writers()
+                        self._checkpoint()
+                finally:
+                    self._conn.close()
+                    self._conn = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, shut)
-        self._executor.shutdown(wait=True)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, shut)
+        finally:
+            self._executor.shutdown(wait=True)
 
     async def __aenter__(self) -> "EmbeddedStore":
         return await self.open()
@@ -577,14 +529,3 @@ def _single_blas_thread():
         import contextlib
 
         return contextlib.nullcontext()
-
-
-def _json_types(value: Any) -> tuple[str, ...]:
-    """The JSON types a stored value may have to equal ``value`` (Python's 1 == 1.0)."""
-    if isinstance(value, bool):
-        return ("true",) if value else ("false",)
-    if isinstance(value, (int, float)):
-        return ("integer", "real")
-    if isinstance(value, str):
-        return ("text",)
-    raise ValidationError(f"metadata filter values must be str, int, float, bool or None, not {type(value).__name__}")

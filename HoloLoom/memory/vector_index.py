@@ -1,175 +1,139 @@
-"""An exact in-memory vector index over unit vectors, with namespace and time masks.
+"""Nearest-neighbour search over the embedded store's slots: exact, or HNSW then an exact rerank.
 
-Exact search is a single matrix-vector product: at 100k x 384 that is ~40 MFLOP, a few
-milliseconds on one core, with perfect recall and no index to build or tune. The matrix
-grows geometrically so appends are amortised O(1); deleted rows are masked and reused
-only on compaction. A 96-d Matryoshka prefix copy lets coarse searches scan 4x less
-memory before an exact rerank at full dimension.
+Below :data:`EXACT_BELOW` live vectors in the namespace searched (or when a filter leaves
+fewer candidates than that), search is exact: one matrix product over the candidates'
+float32 vectors, perfect recall and no index to build; it costs about 1 ms per 10,000
+vectors on one core. Above it an HNSW graph (:mod:`.ann_index`) proposes candidates,
+each is checked against the filter and rescored exactly from the float32 vectors, and
+the search widens until ``limit`` candidates pass (or falls back to exact when the
+filter is so selective that widening would cost more than a scan). The threshold is
+where, measured on MiniLM vectors (``hololoom bench scale``, docs/scale.md), the scan
+starts to cost more than the HNSW search plus its rerank by a margin worth an index.
+
+``mode`` forces one path: ``"exact"`` never builds the graph, ``"ann"`` builds it at any
+size and uses it whenever it holds the namespace (the quality benchmark's
+``--vector-search ann`` uses this to show the graph changes no answer).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..embedding import matryoshka
+from .ann_index import AnnIndex
+from .slot_table import SlotTable
+from .vector_file import VectorFile
 
-__all__ = ["VectorIndex"]
+__all__ = ["EXACT_BELOW", "MODES", "VectorIndex"]
 
-_COARSE_DIM = 96
+EXACT_BELOW = 20_000
+MODES = ("auto", "exact", "ann")
+_RERANK_EXTRA = 16  # HNSW candidates beyond ``limit`` rescored exactly: recall for little cost
+_MAX_WIDEN = 65_536  # past this many candidates a filtered scan is cheaper than a wider graph search
 
 
 class VectorIndex:
-    """Rows keyed by an integer row id (the store's primary key)."""
+    """Cosine search over the live slots of a :class:`SlotTable`, vectors read from a :class:`VectorFile`."""
 
-    def __init__(self, dimension: int, *, capacity: int = 1024) -> None:
-        self.dimension = dimension
-        self._vectors = np.zeros((capacity, dimension), dtype=np.float32)
-        self._coarse = np.zeros((capacity, min(_COARSE_DIM, dimension)), dtype=np.float32)
-        self._rowids = np.zeros(capacity, dtype=np.int64)
-        self._namespaces = np.full(capacity, -1, dtype=np.int32)
-        self._times = np.zeros(capacity, dtype=np.float64)
-        self._size = 0  # slots used (alive or deleted)
-        self._alive = 0
-        self._position: dict[int, int] = {}
-        self._ns_codes: dict[str, int] = {}
+    def __init__(self, table: SlotTable, vectors: VectorFile, *, mode: str = "auto",
+                 exact_below: int = EXACT_BELOW, ann: AnnIndex | None = None) -> None:
+        self.table = table
+        self.file = vectors
+        self.mode = mode
+        self.exact_below = exact_below
+        self.ann = ann
 
-    def __len__(self) -> int:
-        return self._alive
+    @property
+    def wants_ann(self) -> bool:
+        return self.mode == "ann" or (self.mode == "auto" and self.table.live >= self.exact_below)
 
-    def _grow(self, needed: int) -> None:
-        capacity = len(self._rowids)
-        if needed <= capacity:
+    def vector(self, slot: int) -> np.ndarray:
+        return np.array(self.file.matrix(slot + 1)[slot], dtype=np.float32)
+
+    # -- upkeep -------------------------------------------------------------------------
+
+    def added(self, slots: np.ndarray, vectors: np.ndarray | None = None) -> None:
+        """Index slots just assigned in the table (their vectors are in the file)."""
+        if self.ann is None:
+            if self.wants_ann:
+                self.build()
             return
-        new = max(needed, capacity * 2)
-        for name in ("_vectors", "_coarse"):
-            old = getattr(self, name)
-            grown = np.zeros((new, old.shape[1]), dtype=np.float32)
-            grown[: self._size] = old[: self._size]
-            setattr(self, name, grown)
-        for name, fill in (("_rowids", 0), ("_namespaces", -1), ("_times", 0.0)):
-            old = getattr(self, name)
-            grown = np.full(new, fill, dtype=old.dtype)
-            grown[: self._size] = old[: self._size]
-            setattr(self, name, grown)
+        if len(slots):
+            self.ann.add(slots, self.file.matrix()[slots] if vectors is None else vectors)
 
-    def namespace_code(self, namespace: str, *, create: bool = False) -> int:
-        code = self._ns_codes.get(namespace)
-        if code is None and create:
-            code = len(self._ns_codes)
-            self._ns_codes[namespace] = code
-        return -2 if code is None else code
+    def removed(self, slots: np.ndarray) -> None:
+        if self.ann is not None and len(slots):
+            self.ann.remove(slots)
 
-    def upsert(self, rowids: np.ndarray, vectors: np.ndarray, namespaces: list[str], times: np.ndarray) -> None:
-        """Insert rows, or overwrite those whose row id is already present."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        coarse = matryoshka(vectors, self._coarse.shape[1]) if len(vectors) else vectors
-        fresh = [i for i, r in enumerate(rowids.tolist()) if r not in self._position]
-        self._grow(self._size + len(fresh))
-        for i, rowid in enumerate(rowids.tolist()):
-            pos = self._position.get(rowid)
-            if pos is None:
-                pos = self._size
-                self._size += 1
-                self._alive += 1
-                self._position[rowid] = pos
-            self._vectors[pos] = vectors[i]
-            self._coarse[pos] = coarse[i]
-            self._rowids[pos] = rowid
-            self._namespaces[pos] = self.namespace_code(namespaces[i], create=True)
-            self._times[pos] = times[i]
+    def build(self) -> None:
+        """(Re)build the graph from every live slot, in slot order."""
+        live = np.flatnonzero(self.table.namespaces[: self.table.size] >= 0)
+        ann = AnnIndex(self.file.dimension)
+        matrix = self.file.matrix()
+        for start in range(0, len(live), 50_000):
+            part = live[start : start + 50_000]
+            ann.add(part, matrix[part])
+        self.ann = ann
 
-    def remove(self, rowids: list[int]) -> None:
-        for rowid in rowids:
-            pos = self._position.pop(rowid, None)
-            if pos is not None:
-                self._namespaces[pos] = -1
-                self._alive -= 1
-        if self._size > 1024 and self._alive < self._size // 2:
-            self._compact()
+    # -- search -------------------------------------------------------------------------
 
-    def _compact(self) -> None:
-        keep = np.nonzero(self._namespaces[: self._size] >= 0)[0]
-        n = len(keep)
-        self._vectors[:n] = self._vectors[keep]
-        self._coarse[:n] = self._coarse[keep]
-        self._rowids[:n] = self._rowids[keep]
-        self._namespaces[:n] = self._namespaces[keep]
-        self._times[:n] = self._times[keep]
-        self._namespaces[n : self._size] = -1
-        self._size = n
-        self._position = {int(r): i for i, r in enumerate(self._rowids[:n].tolist())}
-
-    def vector(self, rowid: int) -> np.ndarray | None:
-        pos = self._position.get(rowid)
-        return None if pos is None else self._vectors[pos].copy()
-
-    def search(
-        self,
-        query: np.ndarray,
-        *,
-        namespace: str,
-        limit: int,
-        since: float | None = None,
-        until: float | None = None,
-        allowed: np.ndarray | None = None,
-        coarse_candidates: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Row ids and cosine scores of the ``limit`` nearest rows, best first.
-
-        Args:
-            allowed: if given, only these row ids may be returned (metadata filters).
-            coarse_candidates: if given, scan the 96-d prefix first and rerank this many
-                candidates exactly (faster, may miss a few true neighbours).
-        """
-        return self.search_many(np.asarray(query, dtype=np.float32).reshape(1, -1), namespace=namespace, limit=limit,
-                                since=since, until=until, allowed=allowed, coarse_candidates=coarse_candidates)[0]
-
-    def search_many(
-        self,
-        queries: np.ndarray,
-        *,
-        namespace: str,
-        limit: int,
-        since: float | None = None,
-        until: float | None = None,
-        allowed: np.ndarray | None = None,
-        coarse_candidates: int | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """:meth:`search` for several queries with one pass over memory (a matrix product).
-
-        The scan is memory-bound, so k queries cost about as much as one.
-        """
-        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+    def search_many(self, queries: np.ndarray, *, namespace: str, limit: int, since: float | None = None,
+                    until: float | None = None, allowed: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, the ``limit`` best (slots, cosine scores), best first; ``allowed`` holds slots."""
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.file.dimension)
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        code = self._ns_codes.get(namespace)
-        n = self._size
-        if code is None or n == 0 or limit <= 0 or len(queries) == 0:
-            return [empty for _ in range(len(queries))]
-        mask = self._namespaces[:n] == code
-        if since is not None:
-            mask &= self._times[:n] >= since
-        if until is not None:
-            mask &= self._times[:n] <= until
-        if allowed is not None:
-            mask &= np.isin(self._rowids[:n], allowed)
-        candidates = np.flatnonzero(mask)
-        if len(candidates) == 0:
-            return [empty for _ in range(len(queries))]
-        whole = len(candidates) == n  # every slot qualifies: contiguous scans, no gathers
-        if coarse_candidates and len(candidates) > coarse_candidates > limit:
-            q96 = matryoshka(queries, self._coarse.shape[1])
-            coarse = (self._coarse[:n] if whole else self._coarse[candidates]) @ q96.T
-            shortlists = np.argpartition(-coarse, coarse_candidates, axis=0)[:coarse_candidates].T
-            scored_sets = [candidates[s] for s in shortlists]
-            score_sets = [self._vectors[sc] @ q for sc, q in zip(scored_sets, queries)]
-        else:
-            all_scores = (self._vectors[:n] if whole else self._vectors[candidates]) @ queries.T
-            scored_sets = [candidates] * len(queries)
-            score_sets = [all_scores[:, j] for j in range(len(queries))]
+        filtered = since is not None or until is not None or allowed is not None
+        size = self.table.count(namespace) if not filtered else None
+        if limit <= 0 or not len(queries) or size == 0:
+            return [empty] * len(queries)
+        mask = None
+        if filtered:
+            mask = self.table.mask(namespace, since=since, until=until, allowed=allowed)
+            size = int(mask.sum())
+            if size == 0:
+                return [empty] * len(queries)
+        use_ann = self.ann is not None and (self.mode == "ann" or size >= self.exact_below) and self.mode != "exact"
+        if use_ann:
+            found = self._graph_search(queries, namespace, limit, size, since, until, allowed)
+            if found is not None:
+                return found
+        if mask is None:
+            mask = self.table.mask(namespace)
+        return self._exact(queries, np.flatnonzero(mask), limit)
+
+    def _exact(self, queries: np.ndarray, candidates: np.ndarray, limit: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        matrix = self.file.matrix(self.table.size)
+        whole = len(candidates) == len(matrix)  # every slot qualifies: one contiguous scan
+        scores = (matrix if whole else matrix[candidates]) @ queries.T
+        return [_top(candidates, scores[:, j], limit) for j in range(len(queries))]
+
+    def _graph_search(self, queries: np.ndarray, namespace: str, limit: int, size: int, since: float | None,
+                      until: float | None, allowed: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """HNSW candidates, filtered and rescored exactly; None when a scan is the better plan."""
+        assert self.ann is not None
+        total = max(1, len(self.ann))
+        # Ask for enough that, at the filter's selectivity, ``limit`` should pass.
+        count = int(np.ceil((limit + _RERANK_EXTRA) * total / size * 1.2))
+        matrix = self.file.matrix(self.table.size)
         results = []
-        for scored, scores in zip(scored_sets, score_sets):
-            k = min(limit, len(scores))
-            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-            top = top[np.argsort(-scores[top], kind="stable")]
-            results.append((self._rowids[scored[top]].copy(), scores[top].astype(np.float32)))
+        for query in queries:
+            want = count
+            while True:
+                if want > _MAX_WIDEN and want < total:
+                    return None
+                keys = self.ann.search(query, min(want, total))[0]
+                keys = keys[self.table.passes(keys, namespace, since=since, until=until, allowed=allowed)]
+                if len(keys) >= limit + _RERANK_EXTRA or len(keys) >= size or want >= total:
+                    break
+                want *= 4
+            keys = np.sort(keys)  # ascending slots: the gather reads the file front to back
+            results.append(_top(keys, matrix[keys] @ query, limit))
         return results
+
+
+def _top(slots: np.ndarray, scores: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    k = min(limit, len(scores))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    top = top[np.lexsort((slots[top], -scores[top]))]  # ties by slot: the same order every run
+    return slots[top].astype(np.int64), scores[top].astype(np.float32)

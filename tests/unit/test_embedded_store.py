@@ -140,7 +140,7 @@ async def test_health(tmp_path) -> None:
         assert health["ok"] and health["backend"] == "embedded"
 
 
-async def test_large_namespaces_use_a_coarse_prefix_scan_with_exact_rerank(tmp_path) -> None:
+async def test_large_namespaces_use_hnsw_with_exact_rerank(tmp_path) -> None:
     # Clustered vectors, like real embeddings: neighbours share their leading dimensions too.
     rng = np.random.default_rng(5)
     centres = rng.standard_normal((20, 384)).astype(np.float32)
@@ -148,13 +148,14 @@ async def test_large_namespaces_use_a_coarse_prefix_scan_with_exact_rerank(tmp_p
     for i in range(600):
         v = centres[i % 20] + 0.3 * rng.standard_normal(384).astype(np.float32)
         records.append(ShardRecord(_record(i).shard, v / np.linalg.norm(v)))
-    exact = EmbeddedStore(tmp_path / "exact", exact_below=10**9)
+    exact = EmbeddedStore(tmp_path / "exact", vector_search="exact")
     coarse = EmbeddedStore(tmp_path / "coarse", exact_below=100)
     for store in (exact, coarse):
         await store.add(records)
     query = records[42].vector
     want = await exact.vector_search(query, SearchFilter("ns"), limit=10)
     got = await coarse.vector_search(query, SearchFilter("ns"), limit=10)
+    assert (await coarse.health())["ann"] and not (await exact.health())["ann"]
     assert got[0].id == "s42"
     assert len({h.id for h in got} & {h.id for h in want}) >= 9
     for a, b in zip(got, want):  # scores are exact cosines, whatever the scan

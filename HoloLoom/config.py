@@ -33,7 +33,7 @@ _FIELD_KINDS = {
     "backend": SettingText, "model_path": SettingText, "embed_batch_size": Count, "chunk_chars": Count,
     "max_text_chars": Count, "neo4j_uri": SettingText, "neo4j_user": SettingText, "neo4j_database": SettingText,
     "qdrant_url": SettingText, "qdrant_path": SettingText, "qdrant_collection": SettingText, "seed": Seed,
-    "routing": SettingText,
+    "routing": SettingText, "qdrant_shards": Count, "qdrant_replication": Count,
 }
 
 
@@ -75,6 +75,8 @@ class Settings:
     qdrant_path: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = "hololoom_shards"
+    qdrant_shards: int | None = None
+    qdrant_replication: int | None = None
     seed: int | None = None
     routing: str = "learned"
     vector_search: str = "auto"
@@ -117,7 +119,8 @@ class Settings:
             raw = env.get(f"HOLOLOOM_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
-            if f.name in ("embed_batch_size", "chunk_chars", "max_text_chars", "seed"):
+            if f.name in ("embed_batch_size", "chunk_chars", "max_text_chars", "seed", "qdrant_shards",
+                          "qdrant_replication"):
                 try:
                     values[f.name] = int(raw)
                 except ValueError as exc:

@@ -4,12 +4,17 @@
 server: one per test session, started by ``tests/neo4j_harness.py`` (Java 17+ and Maven,
 about 15 s), or the server named by ``HOLOLOOM_TEST_NEO4J_URI`` (with
 ``HOLOLOOM_TEST_NEO4J_PASSWORD``) if set. Without Java the neo4j and hybrid cases are
-skipped with the reason. Qdrant runs in local mode in a temporary directory.
+skipped with the reason. Qdrant runs three ways: local mode in a temporary directory
+(``qdrant``), a real server (``qdrant-server``) and a real 3-node cluster on loopback
+whose collections have 3 shards and 2 replicas (``qdrant-cluster``), both started once per
+session by ``tests/qdrant_harness.py`` from ``../shared/bin/qdrant`` (or
+``HOLOLOOM_TEST_QDRANT_BIN``); each test gets its own collection, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +24,7 @@ import pytest
 
 from HoloLoom.memory import EmbeddedStore, MemoryStore
 
-BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
+BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid", "qdrant-server", "qdrant-cluster")
 DIM = 384
 
 
@@ -58,6 +63,26 @@ def neo4j_target() -> Iterator[Neo4jTarget]:
         server.close()
 
 
+@pytest.fixture(scope="session")
+def qdrant_server() -> Iterator[object]:
+    from tests.qdrant_harness import QdrantServer
+
+    with QdrantServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def qdrant_cluster() -> Iterator[object]:
+    from tests.qdrant_harness import QdrantCluster
+
+    with QdrantCluster(3) as cluster:
+        yield cluster
+
+
+#: How the cluster's collections are laid out: every shard on two of the three nodes.
+CLUSTER_LAYOUT = {"shards": 3, "replication": 2}
+
+
 @dataclass
 class Backend:
     """Builds stores of one backend over the same data, as a restarted process would."""
@@ -66,11 +91,17 @@ class Backend:
     root: Path
     neo4j: Neo4jTarget | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    qdrant_url: str | None = None
+    collection: str = field(default_factory=lambda: f"contract_{uuid.uuid4().hex[:12]}")
 
     def make(self, **options: Any) -> MemoryStore:
         opts = {**self.options, **options}
         if self.name == "embedded":
             return EmbeddedStore(self.root / "embedded", dimension=DIM)
+        if self.qdrant_url is not None:
+            from HoloLoom.memory.qdrant_store import QdrantStore
+
+            return QdrantStore(url=self.qdrant_url, collection=self.collection, dimension=DIM, **opts)
         if self.name == "qdrant":
             from HoloLoom.memory.qdrant_store import QdrantStore
 
@@ -87,16 +118,33 @@ class Backend:
         return HybridStore(graph, QdrantStore(path=self.root / "qdrant", dimension=DIM))
 
 
+def _drop_collection(url: str, collection: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}/collections/{collection}", method="DELETE")
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback test server
+        pass
+
+
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     name = request.param
     target = None
     if name in ("neo4j", "hybrid"):
         target = request.getfixturevalue("neo4j_target")
         target.wipe()
     # Short retries: a test that fails should fail in seconds, not hang for the default 30 s.
-    options = {"retry_seconds": 5.0} if name in ("neo4j", "hybrid") else {}
-    return Backend(name, tmp_path, target, options)
+    options: dict[str, Any] = {"retry_seconds": 5.0} if name in ("neo4j", "hybrid") else {}
+    url = None
+    if name == "qdrant-server":
+        url = request.getfixturevalue("qdrant_server").url
+    elif name == "qdrant-cluster":
+        url = request.getfixturevalue("qdrant_cluster").url
+        options = {**CLUSTER_LAYOUT, "retry_seconds": 20.0}
+    chosen = Backend(name, tmp_path, target, options, qdrant_url=url)
+    yield chosen
+    if url is not None:
+        _drop_collection(url, chosen.collection)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from .validation import Instant, Level, Limit, Namespace, Query, Reward, ShardId
 T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="HoloLoom: long-term memory and multi-hop retrieval.")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: quality, latency, backends, routing.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: quality, latency, scale, backends, routing.")
 app.add_typer(bench_app, name="bench")
 console = Console()
 err_console = Console(stderr=True)
@@ -302,6 +302,8 @@ def bench_quality(
     backend: str = typer.Option("embedded", help="embedded, neo4j, qdrant or hybrid."),
     through_weave: bool = typer.Option(False, "--through-weave", help="Rank the levels with weave(tool='search')."),
     feedback: str = typer.Option("none", "--feedback", help="gold: feedback on half the questions, score the other half."),
+    vector_search: str = typer.Option("auto", "--vector-search",
+                                      help="auto, exact, or ann (force the embedded store's HNSW path at any size)."),
 ) -> None:
     """Recall@k of dense, BM25, the crawler at every level and the default weave, on real data."""
     from .bench.quality import FEEDBACK_MODES, run_and_report
@@ -312,7 +314,10 @@ def bench_quality(
         raise typer.BadParameter(f"use one of {', '.join(BACKENDS)}", param_hint="--backend")
     if not (data / "corpus.jsonl").is_file():
         raise typer.BadParameter("no corpus.jsonl in this directory", param_hint="--data")
-    run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave, feedback=feedback)
+    if vector_search not in ("auto", "exact", "ann"):
+        raise typer.BadParameter("use auto, exact or ann", param_hint="--vector-search")
+    run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave, feedback=feedback,
+                   vector_search=vector_search)
 
 
 @bench_app.command("latency")
@@ -327,6 +332,37 @@ def bench_latency(
     if memories <= 0:
         raise typer.BadParameter("--memories must be positive")
     run_and_report(memories, json_path=json_path, repeats=repeats)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    memories: str = typer.Option("10000,100000", "--memories", "-n",
+                                 help="Comma-separated sizes, e.g. 10000,100000,1000000."),
+    backend: Optional[list[str]] = typer.Option(None, "--backend", "-b",
+                                                help="embedded (default), qdrant-server, qdrant-cluster; repeatable."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write PLOT.html and PLOT.png (plotly)."),
+    repeats: int = typer.Option(3, help="Rounds of the query mix per level."),
+) -> None:
+    """Ingest rate, weave p50/p95, ANN recall@10, RSS, reopen time and disk size at each size.
+
+    The corpus's MiniLM vectors are encoded once and cached under $HOLOLOOM_BENCH_CACHE
+    (default ~/.cache/hololoom/bench), in chunks of 50,000: the first 1M run spends about an
+    hour encoding on two cores; later runs, and smaller sizes (prefixes), read the cache.
+    """
+    from .bench.scale import BACKENDS, run_and_report
+
+    try:
+        sizes = [int(s.replace("_", "")) for s in memories.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter("use comma-separated integers, e.g. 10000,100000", param_hint="--memories") from None
+    if not sizes or min(sizes) <= 0:
+        raise typer.BadParameter("sizes must be positive", param_hint="--memories")
+    chosen = backend or ["embedded"]
+    unknown = [b for b in chosen if b not in BACKENDS]
+    if unknown:
+        raise typer.BadParameter(f"use one of {', '.join(BACKENDS)}", param_hint="--backend")
+    run_and_report(sizes, backends=chosen, json_path=json_path, plot_path=plot, repeats=repeats)
 
 
 @bench_app.command("routing")

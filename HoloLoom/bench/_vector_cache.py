@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CHUNK", "CachedEmbedder", "cache_dir", "cached_vectors"]
+__all__ = ["CHUNK", "CachedEmbedder", "RecordingEmbedder", "cache_dir", "cached_vectors", "store_vectors"]
 
 CHUNK = 50_000
 
@@ -67,6 +67,49 @@ def cached_vectors(embedder: Any, texts: Sequence[str], *, say: Callable[[str], 
     if not parts:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
     return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def store_vectors(model: str, texts: Sequence[str], vectors: np.ndarray, *, chunk: int = CHUNK) -> int:
+    """Cache the whole chunks of vectors computed elsewhere (the latency benchmark's ingest);
+    returns how many chunks were written."""
+    written = 0
+    for start in range(0, len(texts) - chunk + 1, chunk):
+        path = _chunk_path(model, texts[start : start + chunk])
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, np.ascontiguousarray(vectors[start : start + chunk], dtype=np.float32))
+            tmp.replace(path)
+            written += 1
+    return written
+
+
+class RecordingEmbedder:
+    """The real model, remembering what it encoded, so a benchmark that must encode anyway
+    (the latency benchmark measures real ingest) leaves its vectors in the cache."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.seen: dict[str, np.ndarray] = {}
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def dimension(self) -> int:
+        return self._model.dimension
+
+    def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._model.embed_sync(texts)
+        if len(texts) > 1:  # corpus batches, not single queries
+            self.seen.update(zip(texts, vectors))
+        return vectors
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_sync, texts)
 
 
 class CachedEmbedder:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -47,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ._common import median, percentile, print_table, write_json
+from ._vector_cache import cached_vectors
 
 __all__ = ["BACKENDS", "build_memories", "run_and_report", "run_backends"]
 
@@ -85,24 +85,6 @@ def _texts(data_dir: Path, n: int) -> list[tuple[str, str]]:
     return out
 
 
-def _cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("HOLOLOOM_BENCH_CACHE") or user_cache_dir("hololoom", appauthor=False)) / "bench"
-
-
-def _embed_cached(embedder: Any, texts: list[str], say: Callable[[str], None]) -> np.ndarray:
-    digest = hashlib.sha256("\x1e".join([embedder.name, *texts]).encode("utf-8")).hexdigest()[:20]
-    path = _cache_dir() / f"vectors-{digest}.npy"
-    if path.exists():
-        return np.load(path)
-    say(f"embedding {len(texts)} texts (cached afterwards in {path.parent})")
-    vectors = np.asarray(embedder.embed_sync(texts), dtype=np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
-
-
 def build_memories(n: int, data_dir: str | Path = DEFAULT_DATA, *, embedder: Any = None,
                    say: Callable[[str], None] = lambda _m: None) -> tuple[list[Any], np.ndarray]:
     """N ShardRecords over real text with real vectors, and the question vectors."""
@@ -117,10 +99,10 @@ def build_memories(n: int, data_dir: str | Path = DEFAULT_DATA, *, embedder: Any
         raise SystemExit(f"{data_dir}: no corpus.jsonl here (give --data DIR)")
     embedder = embedder or SentenceTransformerEmbedder.shared()
     pairs = _texts(data_dir, n)
-    vectors = _embed_cached(embedder, [f"{title}\n{text}" for title, text in pairs], say)
+    vectors = cached_vectors(embedder, [f"{title}\n{text}" for title, text in pairs], say=say)
     questions = [json.loads(line)["question"] for line in
                  (data_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    query_vectors = _embed_cached(embedder, questions, say)
+    query_vectors = cached_vectors(embedder, questions, say=say)
     extractor = RuleBasedExtractor()
     start = 1_600_000_000.0
     records = []

@@ -7,7 +7,9 @@ times ``weave`` for a fixed mix of queries at every level. ``embed_p50_ms`` is t
 to embed one query alone in the same run: the floor every level pays. ``ingest_per_s``
 is ``add()`` throughput over the whole corpus; ``raw_encode_per_s`` is the embedder alone
 on a sample of the same texts with the same batch size, measured before and after the
-ingest (the faster of the two is kept).
+ingest (the faster of the two is kept). The corpus's vectors, encoded anyway by the ingest,
+are left in the scale benchmark's cache (``HoloLoom/bench/_vector_cache.py``): the same
+generator makes both corpora.
 """
 
 from __future__ import annotations
@@ -70,10 +72,15 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
                       progress: Any = None) -> dict[str, Any]:
     from HoloLoom import Complexity, HoloLoom, Settings
 
+    from HoloLoom import SentenceTransformerEmbedder
+
+    from ._vector_cache import RecordingEmbedder, store_vectors
+
     say = progress or (lambda _m: None)
     texts = make_corpus(memories)
+    recorder = RecordingEmbedder(SentenceTransformerEmbedder.shared())
     with tempfile.TemporaryDirectory(prefix="hololoom-latency-") as tmp:
-        async with HoloLoom(settings=Settings(home=Path(tmp), seed=1)) as loom:
+        async with HoloLoom(settings=Settings(home=Path(tmp), seed=1), embedder=recorder) as loom:
             embedder = loom.embedder
             probe = texts[: min(sample, memories)]
 
@@ -91,6 +98,11 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
             for i in range(0, memories, batch):
                 await loom.add(texts[i : i + batch])
             ingest_s = time.perf_counter() - started
+            if all(t in recorder.seen for t in texts):  # the scale benchmark's corpus: keep the vectors
+                import numpy as np
+
+                store_vectors(recorder.name, texts, np.stack([recorder.seen[t] for t in texts]))
+            recorder.seen.clear()
             # Measured again after the ingest and the faster rate kept, so a busy moment
             # during one measurement cannot flatter the ingest/encode ratio.
             say("raw encode again")

@@ -114,8 +114,13 @@ async def run_quality(
     default_row: bool = True,
     feedback: str = "none",
     progress: Callable[[str], None] | None = None,
+    vector_search: str = "auto",
 ) -> dict[str, Any]:
-    """Ingest the corpus into a fresh store and score every method; returns the JSON payload."""
+    """Ingest the corpus into a fresh store and score every method; returns the JSON payload.
+
+    ``vector_search="ann"`` forces the embedded store's HNSW path at any size (the default
+    uses it above 20,000 memories), to show it changes no ranking.
+    """
     import bm25s
 
     from HoloLoom import HoloLoom, Settings
@@ -130,12 +135,13 @@ async def run_quality(
     methods: dict[str, dict[str, float]] = {}
     rankings_of: dict[str, list[list[str]]] = {}
     payload: dict[str, Any] = {"dataset": Path(data_dir).name, "questions": len(questions), "passages": len(corpus),
-                               "backend": backend}
+                               "backend": backend, "vector_search": vector_search}
     with tempfile.TemporaryDirectory(prefix="hololoom-quality-") as tmp:
         home = Path(tmp)
         # Fixed routing: every question takes each level's own plan (the default row below
         # measures what learned routing does with it).
-        loom = loom_factory(home) if loom_factory else HoloLoom(settings=Settings.from_env(home=home, backend=backend, routing="fixed"))
+        loom = loom_factory(home) if loom_factory else HoloLoom(settings=Settings.from_env(home=home, backend=backend, routing="fixed",
+                                                                                                   vector_search=vector_search))
         async with loom:
             say(f"ingesting {len(corpus)} passages into the {backend} store")
             started = time.perf_counter()
@@ -191,14 +197,14 @@ async def run_quality(
             if through_weave:
                 payload["budget_cuts"] = {level: budget_cuts.get(level, 0) for level in levels}
         if default_row and loom_factory is None:
-            payload.update(await _default_rows(home, backend, questions, gold, key_of, methods, rankings_of,
+            payload.update(await _default_rows(home, backend, vector_search, questions, gold, key_of, methods, rankings_of,
                                                feedback=feedback, say=say))
     payload["methods"] = methods
     return payload
 
 
 async def _default_rows(
-    home: Path, backend: str, questions: Sequence[dict[str, Any]], gold: Sequence[Sequence[str]],
+    home: Path, backend: str, vector_search: str, questions: Sequence[dict[str, Any]], gold: Sequence[Sequence[str]],
     key_of: dict[str, str], methods: dict[str, dict[str, float]], rankings_of: dict[str, list[list[str]]],
     *, feedback: str, say: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -210,7 +216,7 @@ async def _default_rows(
     def fresh_loom() -> Any:
         for learned in ("state", "routing"):  # what the fixed-routing runs left behind
             shutil.rmtree(home / learned, ignore_errors=True)
-        return HoloLoom(settings=Settings(home=home, backend=backend, seed=SEED))
+        return HoloLoom(settings=Settings(home=home, backend=backend, seed=SEED, vector_search=vector_search))
 
     degraded = 0
 
@@ -268,12 +274,12 @@ def _arm_counts(loom: Any) -> dict[str, int]:
 
 
 def run_and_report(data: str | Path, *, backend: str = "embedded", json_path: str | Path | None = None,
-                   through_weave: bool = False, feedback: str = "none") -> dict[str, Any]:
+                   through_weave: bool = False, feedback: str = "none", vector_search: str = "auto") -> dict[str, Any]:
     """Run, print the table, write JSON: what the CLI and ``python -m benchmarks.quality`` do."""
     if not (Path(data) / "corpus.jsonl").exists():
         raise SystemExit(f"{data}: no corpus.jsonl here (give --data DIR)")
     payload = asyncio.run(run_quality(data, backend=backend, through_weave=through_weave, feedback=feedback,
-                                      progress=lambda m: print(f"... {m}", flush=True)))
+                                      vector_search=vector_search, progress=lambda m: print(f"... {m}", flush=True)))
     report(payload)
     write_json(json_path, payload)
     return payload
@@ -287,9 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--through-weave", action="store_true", help="Rank the levels with weave(tool='search') instead of recall().")
     parser.add_argument("--feedback", choices=FEEDBACK_MODES, default="none",
                         help="gold: feedback (recall@5) on half the questions, score the other half.")
+    parser.add_argument("--vector-search", choices=("auto", "exact", "ann"), default="auto",
+                        help="ann: force the embedded store's HNSW path at any size.")
     args = parser.parse_args(argv)
     run_and_report(args.data, backend=args.backend, json_path=args.json_path, through_weave=args.through_weave,
-                   feedback=args.feedback)
+                   feedback=args.feedback, vector_search=args.vector_search)
     return 0
 
 

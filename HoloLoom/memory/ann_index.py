@@ -51,6 +51,10 @@ class AnnIndex:
         if len(keys):
             self._index.add(np.asarray(keys, dtype=np.uint64), np.asarray(vectors, dtype=np.float32), threads=0)
 
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        keys = np.asarray(keys, dtype=np.uint64)
+        return np.asarray(self._index.contains(keys), dtype=bool).reshape(len(keys)) if len(keys) else np.zeros(0, bool)
+
     def remove(self, keys: np.ndarray) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
         if len(keys):

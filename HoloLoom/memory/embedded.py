@@ -153,7 +153,7 @@ class EmbeddedStore:
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         self._catch_up()
         if self._vectors.ann is None and self._vectors.wants_ann:
-            self._vectors.build()
+            self._vectors.added(np.zeros(0, dtype=np.int64))  # built in the background; exact until then
 
     def _catch_up(self) -> None:
         """Index every change SQLite recorded after ``self._seq`` (other processes', or since the checkpoint)."""
@@ -195,6 +195,7 @@ class EmbeddedStore:
 
     def _checkpoint(self) -> None:
         assert self._vectors is not None
+        self._vectors.flush()  # the saved graph holds every slot up to ``seq``
         save_checkpoint(self.path / "index", seq=self._seq, dimension=self.dimension, table=self._table,
                         lexical=self._lexical.arrays(), ann=self._vectors.ann)
         self._unsaved = 0
@@ -477,7 +478,7 @@ class EmbeddedStore:
             "path": str(self.path),
             "shards": total,
             "vectors_indexed": self._table.live,
-            "ann": self._vectors is not None and self._vectors.ann is not None,
+            "vector_search": self._vectors.state if self._vectors is not None else "exact",
             "latency_ms": (time.perf_counter() - started) * 1000,
         }
 
@@ -496,6 +497,8 @@ class EmbeddedStore:
                 finally:
                     self._conn.close()
                     self._conn = None
+            if self._vectors is not None:
+                self._vectors.close()
             if self._file is not None:
                 self._file.close()
                 self._file = None

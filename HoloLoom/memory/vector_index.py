@@ -10,12 +10,20 @@ filter is so selective that widening would cost more than a scan). The threshold
 where, measured on MiniLM vectors (``hololoom bench scale``, docs/scale.md), the scan
 starts to cost more than the HNSW search plus its rerank by a margin worth an index.
 
+The graph is kept off the write path: an add makes its vectors searchable at once (new
+slots wait in a small *pending* list that every search scans exactly) and a background
+thread moves them into the graph, so a write costs no HNSW insertion and the insertions
+overlap the embedding of the next batch. The first graph is built the same way when the
+store crosses the threshold; until it is ready, search stays exact.
+
 ``mode`` forces one path: ``"exact"`` never builds the graph, ``"ann"`` builds it at any
 size and uses it whenever it holds the namespace (the quality benchmark's
 ``--vector-search ann`` uses this to show the graph changes no answer).
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -41,6 +49,12 @@ class VectorIndex:
         self.mode = mode
         self.exact_below = exact_below
         self.ann = ann
+        self._pending: list[np.ndarray] = []  # slots written but not yet in the graph
+        self._lock = threading.Lock()  # guards the graph and the pending list
+        self._wake = threading.Condition(self._lock)
+        self._indexer: threading.Thread | None = None
+        self._stopping = False
+        self._building = False
 
     @property
     def wants_ann(self) -> bool:
@@ -52,27 +66,86 @@ class VectorIndex:
     # -- upkeep -------------------------------------------------------------------------
 
     def added(self, slots: np.ndarray, vectors: np.ndarray | None = None) -> None:
-        """Index slots just assigned in the table (their vectors are in the file)."""
-        if self.ann is None:
-            if self.wants_ann:
-                self.build()
-            return
-        if len(slots):
-            self.ann.add(slots, self.file.matrix()[slots] if vectors is None else vectors)
+        """Slots just assigned in the table: searchable now, in the graph soon."""
+        with self._lock:
+            if self.ann is None and not self._building:
+                if not self.wants_ann:
+                    return
+                self._building = True
+            if len(slots):
+                self._pending.append(np.asarray(slots, dtype=np.int64))
+            self._start_indexer()
+            self._wake.notify()
 
     def removed(self, slots: np.ndarray) -> None:
-        if self.ann is not None and len(slots):
-            self.ann.remove(slots)
+        if len(slots):
+            with self._lock:
+                if self.ann is not None:
+                    self.ann.remove(slots)
 
-    def build(self) -> None:
-        """(Re)build the graph from every live slot, in slot order."""
-        live = np.flatnonzero(self.table.namespaces[: self.table.size] >= 0)
+    def _start_indexer(self) -> None:
+        if self._indexer is None:
+            self._indexer = threading.Thread(target=self._index_forever, name="hololoom-hnsw", daemon=True)
+            self._indexer.start()
+
+    def _index_forever(self) -> None:
+        while True:
+            with self._lock:
+                while not self._stopping and not self._pending and not (self._building and self.ann is None):
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                building = self.ann is None
+            if building:
+                self._build_unlocked()
+            else:
+                self._index_some(1024)
+
+    def _index_some(self, most: int) -> int:
+        """Move up to ``most`` pending slots into the graph; returns how many."""
+        with self._lock:
+            if not self._pending or self.ann is None:
+                return 0
+            batch = np.concatenate(self._pending)
+            take, rest = batch[:most], batch[most:]
+            self._pending = [rest] if len(rest) else []
+            take = take[~self.ann.contains(take)]  # already in a graph built while they queued
+            self.ann.add(take, self.file.matrix()[take])
+            return len(take)
+
+    def _build_unlocked(self) -> None:
+        """Build the first graph without holding the lock (searches stay exact meanwhile)."""
+        with self._lock:
+            live = np.flatnonzero(self.table.namespaces[: self.table.size] >= 0)
+            self._pending = []  # everything live now is in this build; later adds queue anew
         ann = AnnIndex(self.file.dimension)
         matrix = self.file.matrix()
-        for start in range(0, len(live), 50_000):
-            part = live[start : start + 50_000]
+        for start in range(0, len(live), 8192):
+            part = live[start : start + 8192]
             ann.add(part, matrix[part])
-        self.ann = ann
+        with self._lock:
+            self.ann, self._building = ann, False
+            self._wake.notify_all()
+
+    @property
+    def state(self) -> str:
+        """``"graph"``, ``"building"`` (exact until the first graph is ready) or ``"exact"``."""
+        return "graph" if self.ann is not None else "building" if self._building else "exact"
+
+    def flush(self) -> None:
+        """Wait for a first build, then put every pending slot into the graph now (before a checkpoint)."""
+        with self._lock:
+            while self._building and self.ann is None:
+                self._wake.wait()
+        while self._index_some(1 << 20):
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._indexer is not None:
+            self._indexer.join()
 
     # -- search -------------------------------------------------------------------------
 
@@ -91,11 +164,13 @@ class VectorIndex:
             size = int(mask.sum())
             if size == 0:
                 return [empty] * len(queries)
-        use_ann = self.ann is not None and (self.mode == "ann" or size >= self.exact_below) and self.mode != "exact"
-        if use_ann:
-            found = self._graph_search(queries, namespace, limit, size, since, until, allowed)
-            if found is not None:
-                return found
+        if self.mode != "exact" and (self.mode == "ann" or size >= self.exact_below):
+            with self._lock:
+                if self.ann is not None:
+                    pending = np.concatenate(self._pending) if self._pending else np.zeros(0, dtype=np.int64)
+                    found = self._graph_search(queries, namespace, limit, size, pending, since, until, allowed)
+                    if found is not None:
+                        return found
         if mask is None:
             mask = self.table.mask(namespace)
         return self._exact(queries, np.flatnonzero(mask), limit)
@@ -106,11 +181,14 @@ class VectorIndex:
         scores = (matrix if whole else matrix[candidates]) @ queries.T
         return [_top(candidates, scores[:, j], limit) for j in range(len(queries))]
 
-    def _graph_search(self, queries: np.ndarray, namespace: str, limit: int, size: int, since: float | None,
-                      until: float | None, allowed: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]] | None:
-        """HNSW candidates, filtered and rescored exactly; None when a scan is the better plan."""
+    def _graph_search(self, queries: np.ndarray, namespace: str, limit: int, size: int, pending: np.ndarray,
+                      since: float | None, until: float | None,
+                      allowed: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """HNSW candidates plus the pending slots, filtered and rescored exactly; None when a
+        scan is the better plan. Called with the lock held."""
         assert self.ann is not None
         total = max(1, len(self.ann))
+        extra = pending[self.table.passes(pending, namespace, since=since, until=until, allowed=allowed)]
         # Ask for enough that, at the filter's selectivity, ``limit`` should pass.
         count = int(np.ceil((limit + _RERANK_EXTRA) * total / size * 1.2))
         matrix = self.file.matrix(self.table.size)
@@ -122,10 +200,11 @@ class VectorIndex:
                     return None
                 keys = self.ann.search(query, min(want, total))[0]
                 keys = keys[self.table.passes(keys, namespace, since=since, until=until, allowed=allowed)]
-                if len(keys) >= limit + _RERANK_EXTRA or len(keys) >= size or want >= total:
+                found = len(keys) + len(extra)
+                if found >= limit + _RERANK_EXTRA or found >= size or want >= total:
                     break
                 want *= 4
-            keys = np.sort(keys)  # ascending slots: the gather reads the file front to back
+            keys = np.union1d(keys, extra)  # ascending slots: the gather reads the file front to back
             results.append(_top(keys, matrix[keys] @ query, limit))
         return results
 

@@ -23,8 +23,10 @@ calls after 30 untimed ones (fewer, but at least 20, when a slow engine exceeds 
 Neo4j comes from ``HOLOLOOM_NEO4J_URI/USER/PASSWORD`` when set; otherwise, from a
 checkout with Java 17+ and Maven, a throwaway server is started with
 ``tests/neo4j_harness.py``. Qdrant comes from ``HOLOLOOM_QDRANT_URL`` when set,
-otherwise local mode in a temporary directory. A backend that cannot run is listed
-under ``skipped`` with the reason.
+otherwise a throwaway server started from ``../shared/bin/qdrant`` by
+``tests/qdrant_harness.py`` (a checkout), otherwise local mode in a temporary directory
+(the payload says which). A backend that cannot run is listed under ``skipped`` with the
+reason.
 """
 
 from __future__ import annotations
@@ -150,6 +152,28 @@ def _neo4j(say: Callable[[str], None]) -> Iterator[tuple[str, str | None, str, s
         yield server.uri, server.user, server.password, None
 
 
+@contextlib.contextmanager
+def _qdrant_url(say: Callable[[str], None]) -> Iterator[str | None]:
+    """A Qdrant server's URL: ``HOLOLOOM_QDRANT_URL``, else a throwaway one; None for local mode."""
+    url = os.environ.get("HOLOLOOM_QDRANT_URL")
+    if url:
+        yield url
+        return
+    path = Path(__file__).resolve().parents[2] / "tests" / "qdrant_harness.py"
+    if not path.exists():
+        yield None
+        return
+    spec = importlib.util.spec_from_file_location("_hololoom_qdrant_harness", path)
+    harness = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(harness)  # type: ignore[union-attr]
+    if harness.find_qdrant() is None:
+        yield None
+        return
+    say("starting a throwaway Qdrant server with tests/qdrant_harness.py")
+    with harness.QdrantServer() as server:
+        yield server.url
+
+
 async def _sample(call: Callable[[int], Any], count: int) -> list[float]:
     """Milliseconds of ``count`` calls after ``WARMUP`` untimed ones, or fewer if the budget runs out."""
     for i in range(WARMUP):
@@ -227,8 +251,8 @@ async def run_backends(
     dim = records[0].vector.shape[0]
     results: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
-    qdrant_url = os.environ.get("HOLOLOOM_QDRANT_URL")
     with tempfile.TemporaryDirectory(prefix="hololoom-bench-backends-") as tmp, contextlib.ExitStack() as stack:
+        qdrant_url = stack.enter_context(_qdrant_url(say)) if {"qdrant", "hybrid"} & set(backends) else None
         neo4j_server = None
         if {"neo4j", "hybrid"} & set(backends):
             neo4j_server = stack.enter_context(_neo4j(say))

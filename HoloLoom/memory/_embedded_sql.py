@@ -152,13 +152,12 @@ def expand(conn: sqlite3.Connection, sources: Sequence[tuple[str, str, str]], fl
     entities = list(dict.fromkeys(e for _, e, _ in sources))
     if not entities:
         return []
-    degrees: dict[str, int] = {}
-    for start in range(0, len(entities), 500):
-        part = entities[start : start + 500]
-        degrees.update(conn.execute(
-            f"""SELECT entity, count(*) FROM links WHERE namespace = ? AND entity IN ({','.join('?' * len(part))})
-                GROUP BY entity""", (flt.namespace, *part)).fetchall())
-    usable = [e for e in entities if 0 < degrees.get(e, 0) <= max_degree]
+    # Count each entity's links only up to max_degree + 1: a hub ("lisbon", linked to 1% of a
+    # million memories) is skipped after reading 49 index entries instead of 10,000.
+    degrees = {entity: conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM links WHERE namespace = ? AND entity = ? LIMIT ?)",
+        (flt.namespace, entity, max_degree + 1)).fetchone()[0] for entity in entities}
+    usable = [e for e in entities if 0 < degrees[e] <= max_degree]
     if not usable:
         return []
     time_sql, time_params = "", []

@@ -8,6 +8,7 @@ stored are not embedded again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +24,10 @@ from .types import Document, MemoryShard, validate_namespace
 from .validation import EntityNames, Instant, Metadata, ShardId, Title, check, check_text
 
 __all__ = ["AddResult", "Ingestor", "shard_id"]
+
+#: Texts embedded per step of a large add(); each step's store write overlaps the next
+#: step's encoding.
+WRITE_STEP = 256
 
 
 def shard_id(namespace: str, text: str) -> str:
@@ -172,6 +177,29 @@ class Ingestor:
                 pending[sid] = _Pending(shard, embed_text, doc.occurred_at is not None)  # the last duplicate in a batch wins
         return list(pending.values())
 
+    async def _embed_and_store(self, todo: list[_Pending]) -> None:
+        """Embed and store in steps of :data:`WRITE_STEP`, each step's write overlapping the
+        next step's encoding (one embedding batch for a call that fits in one step).
+
+        The store's work (SQLite, graph links, BM25, the vector file's fsync) then costs
+        almost nothing beside the model. A failure part-way leaves the earlier steps stored;
+        adding again completes the call, since ids are derived from content.
+        """
+        writing: asyncio.Task[list[str]] | None = None
+        try:
+            for start in range(0, len(todo), WRITE_STEP):
+                part = todo[start : start + WRITE_STEP]
+                vectors = await self.embedder.embed([p.embed_text for p in part])
+                if writing is not None:
+                    await writing
+                records = [ShardRecord(p.shard, vectors[i]) for i, p in enumerate(part)]
+                writing = asyncio.ensure_future(self.store.add(records))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                await asyncio.gather(writing, return_exceptions=True)
+
     async def add(self, docs: Sequence[Document], namespace: str) -> AddResult:
         pending = self.plan(docs, namespace)
         existing = await self.store.existing_ids([p.shard.id for p in pending], namespace=namespace)
@@ -190,7 +218,6 @@ class Ingestor:
                     continue
             todo.append(p)
         if todo:
-            vectors = await self.embedder.embed([p.embed_text for p in todo])  # one batch per call
-            await self.store.add([ShardRecord(p.shard, vectors[i]) for i, p in enumerate(todo)])
+            await self._embed_and_store(todo)
         added = sum(1 for p in todo if p.shard.id not in existing)
         return AddResult(ids=[p.shard.id for p in pending], added=added, unchanged=unchanged)

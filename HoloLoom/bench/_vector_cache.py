@@ -43,13 +43,14 @@ def _chunk_path(model: str, texts: Sequence[str]) -> Path:
 
 
 def cached_vectors(embedder: Any, texts: Sequence[str], *, say: Callable[[str], None] = lambda _m: None,
-                   chunk: int = CHUNK) -> np.ndarray:
+                   chunk: int | None = None) -> np.ndarray:
     """The embeddings of ``texts`` (float32, one row per text), from the cache where present.
 
     Missing chunks are encoded with ``embedder.embed_sync`` and written before the next
     one starts, so an interrupted run resumes where it stopped. Cached chunks are opened
     memory-mapped; the result is one array in memory.
     """
+    chunk = chunk or CHUNK
     parts: list[np.ndarray] = []
     for start in range(0, len(texts), chunk):
         part = list(texts[start : start + chunk])
@@ -69,9 +70,10 @@ def cached_vectors(embedder: Any, texts: Sequence[str], *, say: Callable[[str], 
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def store_vectors(model: str, texts: Sequence[str], vectors: np.ndarray, *, chunk: int = CHUNK) -> int:
+def store_vectors(model: str, texts: Sequence[str], vectors: np.ndarray, *, chunk: int | None = None) -> int:
     """Cache the whole chunks of vectors computed elsewhere (the latency benchmark's ingest);
     returns how many chunks were written."""
+    chunk = chunk or CHUNK
     written = 0
     for start in range(0, len(texts) - chunk + 1, chunk):
         path = _chunk_path(model, texts[start : start + chunk])

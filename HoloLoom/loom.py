@@ -211,8 +211,9 @@ class HoloLoom:
     ) -> AddResult:
         """Remember one text, many texts, or Documents.
 
-        Long texts are chunked; entities and motifs are extracted; one embedding batch
-        covers the whole call; content already stored is not embedded again.
+        Long texts are chunked; entities and motifs are extracted; texts are embedded in
+        batches of up to 256, each batch's store write overlapping the next one's encoding;
+        content already stored is not embedded again.
 
         Raises:
             ValidationError: bad input; nothing was written.

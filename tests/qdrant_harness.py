@@ -57,6 +57,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, be sent SIGTERM when the test process dies, so a
+    killed pytest (a timeout, CI cancelling) leaves no server behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _get_json(url: str, timeout: float = 2.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
         return json.loads(response.read().decode("utf-8"))
@@ -122,7 +131,8 @@ class QdrantServer:
             args += ["--uri", self.p2p_uri] + (["--bootstrap", self.bootstrap] if self.bootstrap else [])
         self._log = open(self.data_dir / "server.log", "ab")
         self._proc = subprocess.Popen(args, cwd=self.data_dir, env=self._env(), stdin=subprocess.DEVNULL,
-                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -15,12 +15,11 @@ def test_scale_benchmark_json_plot_and_cache(tmp_path, monkeypatch, embedder) ->
     monkeypatch.setattr(_vector_cache, "CHUNK", 200)  # cache chunks of 200 texts: 2 for this corpus
     monkeypatch.setattr(scale, "RECALL_QUERIES", 20)
     out, plot = tmp_path / "scale.json", tmp_path / "plot" / "scale"
-    payload = scale.run_and_report([150, 300], backends=["embedded", "qdrant-server"], json_path=out,
+    payload = scale.run_and_report([300], backends=["embedded", "qdrant-server"], json_path=out,
                                    plot_path=plot, repeats=1)
     written = json.loads(out.read_text())
     assert written == payload
-    assert [(r["backend"], r["memories"]) for r in written["runs"]] == [
-        ("embedded", 150), ("embedded", 300), ("qdrant-server", 150), ("qdrant-server", 300)]
+    assert [(r["backend"], r["memories"]) for r in written["runs"]] == [("embedded", 300), ("qdrant-server", 300)]
     for run in written["runs"]:
         assert RUN_KEYS <= set(run)
         assert set(run["levels"]) == {"LITE", "FAST", "FULL"}

@@ -140,3 +140,19 @@ async def test_a_store_from_before_the_vector_file_is_migrated(tmp_path) -> None
         np.testing.assert_allclose((await store.get_vectors(["s3"], namespace="ns"))["s3"], _vec(3), atol=1e-7)
     columns = {r[1] for r in sqlite3.connect(tmp_path / "hololoom.db").execute("PRAGMA table_info(shards)")}
     assert "vector" not in columns and "slot" in columns
+
+
+async def test_slots_waiting_for_the_graph_are_searched_exactly(tmp_path, monkeypatch) -> None:
+    async with EmbeddedStore(tmp_path, exact_below=50) as store:
+        await store.add([_record(i) for i in range(100)])
+        await store._run(store._vectors.flush)
+        assert (await store.health())["vector_search"] == "graph"
+        monkeypatch.setattr(type(store._vectors), "_index_some", lambda self, most: 0)  # the indexer stalls
+        await store.add([_record(i) for i in range(100, 110)])
+        assert len(store._vectors._pending) and len(store._vectors.ann) == 100
+        for i in (5, 104, 109):
+            hits = await store.vector_search(_vec(i), SearchFilter("ns"), limit=3)
+            assert hits[0].id == f"s{i}" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+        hits = await store.vector_search(_vec(107), SearchFilter("ns", since=1105.0), limit=10)
+        assert {h.id for h in hits} == {f"s{i}" for i in range(105, 110)}
+        monkeypatch.undo()

@@ -26,7 +26,7 @@ from .slot_table import SlotTable
 
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 
-VERSION = 1
+VERSION = 2
 _TABLE = ("rowids", "namespaces", "times")
 _LEXICAL = ("keys", "offsets", "slots", "tfs", "lengths")
 _MAPPED = {"keys", "offsets", "slots", "tfs"}  # read-only until the next merge copies them
@@ -38,6 +38,7 @@ class Checkpoint:
     table: SlotTable
     lexical: dict[str, np.ndarray]
     ann: AnnIndex | None
+    pending: np.ndarray  # live slots the saved graph does not hold yet
 
 
 def _fsync(path: Path) -> None:
@@ -49,14 +50,14 @@ def _fsync(path: Path) -> None:
 
 
 def save_checkpoint(root: Path, *, seq: int, dimension: int, table: SlotTable,
-                    lexical: dict[str, np.ndarray], ann: AnnIndex | None) -> None:
+                    lexical: dict[str, np.ndarray], ann: AnnIndex | None, pending: np.ndarray) -> None:
     """Write a checkpoint as of ``seq`` and make it the current one."""
     root.mkdir(parents=True, exist_ok=True)
     name = f"ckpt-{seq}-{os.getpid()}"
     tmp = root / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    arrays = {**table.arrays(), **lexical}
+    arrays = {**table.arrays(), **lexical, "pending": pending}
     for key, array in arrays.items():
         np.save(tmp / f"{key}.npy", np.ascontiguousarray(array))
     if ann is not None:
@@ -86,8 +87,8 @@ def load_checkpoint(root: Path, *, dimension: int) -> Checkpoint | None:
         if meta["version"] != VERSION or meta["dimension"] != dimension:
             return None
         arrays = {key: np.load(folder / f"{key}.npy", mmap_mode="r" if key in _MAPPED else None)
-                  for key in (*_TABLE, *_LEXICAL)}
+                  for key in (*_TABLE, *_LEXICAL, "pending")}
         table = SlotTable.from_arrays(arrays["rowids"], arrays["namespaces"], arrays["times"], meta["names"])
         ann = AnnIndex.load(folder / "ann.usearch", dimension) if meta["ann"] else None
-        return Checkpoint(int(meta["seq"]), table, {k: arrays[k] for k in _LEXICAL}, ann)
+        return Checkpoint(int(meta["seq"]), table, {k: arrays[k] for k in _LEXICAL}, ann, arrays["pending"])
     return None

@@ -144,12 +144,12 @@ class EmbeddedStore:
         if saved is not None and saved.seq <= sql.current_seq(self._conn):
             self._table, self._seq = saved.table, saved.seq
             self._lexical = LexicalIndex(self._table, saved.lexical)
-            ann = saved.ann if self.search_mode != "exact" else None
+            ann, pending = (saved.ann, saved.pending) if self.search_mode != "exact" else (None, None)
         else:
-            self._table, self._seq, ann = SlotTable(), 0, None
+            self._table, self._seq, ann, pending = SlotTable(), 0, None, None
             self._lexical = LexicalIndex(self._table)
         self._vectors = VectorIndex(self._table, self._file, mode=self.search_mode,
-                                    exact_below=self.exact_below, ann=ann)
+                                    exact_below=self.exact_below, ann=ann, pending=pending)
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         self._catch_up()
         if self._vectors.ann is None and self._vectors.wants_ann:
@@ -195,9 +195,11 @@ class EmbeddedStore:
 
     def _checkpoint(self) -> None:
         assert self._vectors is not None
-        self._vectors.flush()  # the saved graph holds every slot up to ``seq``
-        save_checkpoint(self.path / "index", seq=self._seq, dimension=self.dimension, table=self._table,
-                        lexical=self._lexical.arrays(), ann=self._vectors.ann)
+        # The graph may lag the writes: the checkpoint records which live slots it lacks, so
+        # neither a checkpoint nor close() ever waits for HNSW insertions.
+        with self._vectors.frozen() as (ann, pending):
+            save_checkpoint(self.path / "index", seq=self._seq, dimension=self.dimension, table=self._table,
+                            lexical=self._lexical.arrays(), ann=ann, pending=pending)
         self._unsaved = 0
 
     def _maybe_checkpoint(self) -> None:

@@ -23,7 +23,9 @@ size and uses it whenever it holds the namespace (the quality benchmark's
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -43,7 +45,8 @@ class VectorIndex:
     """Cosine search over the live slots of a :class:`SlotTable`, vectors read from a :class:`VectorFile`."""
 
     def __init__(self, table: SlotTable, vectors: VectorFile, *, mode: str = "auto",
-                 exact_below: int = EXACT_BELOW, ann: AnnIndex | None = None) -> None:
+                 exact_below: int = EXACT_BELOW, ann: AnnIndex | None = None,
+                 pending: np.ndarray | None = None) -> None:
         self.table = table
         self.file = vectors
         self.mode = mode
@@ -55,6 +58,8 @@ class VectorIndex:
         self._indexer: threading.Thread | None = None
         self._stopping = False
         self._building = False
+        if ann is not None and pending is not None and len(pending):
+            self.added(np.asarray(pending, dtype=np.int64))  # what the checkpointed graph still lacked
 
     @property
     def wants_ann(self) -> bool:
@@ -121,6 +126,8 @@ class VectorIndex:
         ann = AnnIndex(self.file.dimension)
         matrix = self.file.matrix()
         for start in range(0, len(live), 8192):
+            if self._stopping:  # closing: the next open builds it again
+                return
             part = live[start : start + 8192]
             ann.add(part, matrix[part])
         with self._lock:
@@ -139,6 +146,14 @@ class VectorIndex:
                 self._wake.wait()
         while self._index_some(1 << 20):
             pass
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[tuple[AnnIndex | None, np.ndarray]]:
+        """The graph (None while the first one is being built) and the slots not yet in it,
+        held still for a checkpoint: the indexer waits, nothing else does."""
+        with self._lock:
+            pending = np.concatenate(self._pending) if self._pending else np.zeros(0, dtype=np.int64)
+            yield self.ann, pending
 
     def close(self) -> None:
         with self._lock:

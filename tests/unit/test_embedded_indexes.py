@@ -156,3 +156,16 @@ async def test_slots_waiting_for_the_graph_are_searched_exactly(tmp_path, monkey
         hits = await store.vector_search(_vec(107), SearchFilter("ns", since=1105.0), limit=10)
         assert {h.id for h in hits} == {f"s{i}" for i in range(105, 110)}
         monkeypatch.undo()
+
+
+async def test_close_never_waits_for_the_graph_and_reopen_finishes_it(tmp_path, monkeypatch) -> None:
+    async with EmbeddedStore(tmp_path, exact_below=50) as store:
+        await store.add([_record(i) for i in range(100)])
+        await store._run(store._vectors.flush)
+        monkeypatch.setattr(type(store._vectors), "_index_some", lambda self, most: 0)  # the indexer stalls
+        await store.add([_record(i) for i in range(100, 140)])
+    monkeypatch.undo()
+    async with EmbeddedStore(tmp_path, exact_below=50) as store:
+        assert [h.id for h in await store.vector_search(_vec(120), SearchFilter("ns"), limit=1)] == ["s120"]
+        await store._run(store._vectors.flush)
+        assert len(store._vectors.ann) == 140  # the 40 the saved graph lacked were indexed after reopening

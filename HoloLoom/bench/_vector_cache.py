@@ -5,7 +5,8 @@ cores, so the scale and backend benchmarks keep the vectors of their (determinis
 corpora under ``$HOLOLOOM_BENCH_CACHE``, or the user cache directory
 (``~/.cache/hololoom/bench`` on Linux). The texts are cut into chunks of
 :data:`CHUNK` and each chunk is stored as ``vectors-<model>-<digest>.npy``, where the
-digest hashes the model name and the chunk's texts: a changed corpus or model never
+digest hashes the model name and the chunk's texts (``HOLOLOOM_BENCH_CHUNK`` sets the
+chunk size): a changed corpus or model never
 reuses a stale file, and a corpus that is a prefix of a bigger one (the scale corpus at
 10k and 100k is the start of the one at 1M) reuses the bigger one's chunks. Delete the
 directory to start over.
@@ -23,7 +24,9 @@ import numpy as np
 
 __all__ = ["CHUNK", "CachedEmbedder", "RecordingEmbedder", "cache_dir", "cached_vectors", "store_vectors"]
 
-CHUNK = 50_000
+#: Texts per cached file; ``HOLOLOOM_BENCH_CHUNK`` overrides it (a different size keys new
+#: files, so runs that must share vectors use the same one).
+CHUNK = int(os.environ.get("HOLOLOOM_BENCH_CHUNK") or 50_000)
 
 
 def cache_dir() -> Path:

@@ -20,7 +20,10 @@ def write_plot(payload: dict[str, Any], path: Path) -> tuple[Path, Path]:
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
 
+    import plotly.express as px
+
     fig = make_subplots(rows=2, cols=2, subplot_titles=[title for title, _ in _PANELS])
+    palette, colours = px.colors.qualitative.Plotly, {}
     backends = list(dict.fromkeys(run["backend"] for run in payload["runs"]))
     for backend in backends:
         runs = sorted((r for r in payload["runs"] if r["backend"] == backend), key=lambda r: r["memories"])
@@ -30,8 +33,9 @@ def write_plot(payload: dict[str, Any], path: Path) -> tuple[Path, Path]:
             levels = list(runs[0]["levels"]) if p_index == 0 else [None]
             for level in levels:
                 name = f"{backend} {level}" if level else backend
+                colour = colours.setdefault(name, palette[len(colours) % len(palette)])
                 fig.add_trace(go.Scatter(x=sizes, y=[value(r, level) for r in runs], mode="lines+markers", name=name,
-                                         legendgroup=name, showlegend=p_index in (0, 1)),
+                                         legendgroup=name, showlegend=p_index in (0, 1), line_color=colour),
                               row=row + 1, col=col + 1)
             fig.update_xaxes(type="log", title_text="memories", row=row + 1, col=col + 1)
     fig.update_layout(title="HoloLoom at scale (2 shared cores)", height=800, width=1100)

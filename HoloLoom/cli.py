@@ -342,7 +342,7 @@ def bench_scale(
                                                 help="embedded (default), qdrant-server, qdrant-cluster; repeatable."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write PLOT.html and PLOT.png (plotly)."),
-    repeats: int = typer.Option(3, help="Rounds of the query mix per level."),
+    repeats: int = typer.Option(3, min=1, max=1_000, help="Rounds of the query mix per level."),
 ) -> None:
     """Ingest rate, weave p50/p95, ANN recall@10, RSS, reopen time and disk size at each size.
 
@@ -356,8 +356,8 @@ def bench_scale(
         sizes = [int(s.replace("_", "")) for s in memories.split(",") if s.strip()]
     except ValueError:
         raise typer.BadParameter("use comma-separated integers, e.g. 10000,100000", param_hint="--memories") from None
-    if not sizes or min(sizes) <= 0:
-        raise typer.BadParameter("sizes must be positive", param_hint="--memories")
+    if not sizes or min(sizes) <= 0 or max(sizes) > 10_000_000:
+        raise typer.BadParameter("sizes must be between 1 and 10,000,000", param_hint="--memories")
     chosen = backend or ["embedded"]
     unknown = [b for b in chosen if b not in BACKENDS]
     if unknown:

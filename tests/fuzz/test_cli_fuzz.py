@@ -205,13 +205,18 @@ bad_path = st.sampled_from(["/nonexistent/dir", "", "\x00", "\ud800", "/etc/host
 def long_running_args(draw: Any) -> list[str]:
     """A command that would run for minutes or forever, given at least one bad argument."""
     which = draw(st.sampled_from(["demo", "bench quality", "bench latency", "bench routing", "bench backends",
-                                  "metrics", "dashboard", "tui", "serve", "mcp", "bench http", "bench sizing"]))
+                                  "bench scale", "metrics", "dashboard", "tui", "serve", "mcp", "bench http",
+                                  "bench sizing"]))
     bad = {
         "demo": st.tuples(st.just("--data"), bad_path),
         "bench quality": st.one_of(st.tuples(st.just("--data"), bad_path),
                                    st.tuples(st.just("--feedback"), s.nasty_text.filter(lambda f: f not in ("none", "gold"))),
                                    st.tuples(st.just("--backend"), s.nasty_text.filter(lambda b: b not in BENCHED))),
         "bench latency": st.tuples(st.sampled_from(["--memories", "--repeats"]), bad_int),
+        "bench scale": st.one_of(st.tuples(st.just("--memories"), st.one_of(bad_int, st.sampled_from(["10,abc", ",", "5,-3"]))),
+                                 st.tuples(st.just("--repeats"), bad_int),
+                                 st.tuples(st.just("--backend"), s.nasty_text.filter(
+                                     lambda b: b not in ("embedded", "qdrant-server", "qdrant-cluster")))),
         "bench routing": st.one_of(st.tuples(st.just("--rounds"), bad_int), st.tuples(st.just("--data"), bad_path)),
         "bench backends": st.one_of(st.tuples(st.just("--memories"), bad_int),
                                     st.tuples(st.just("--backend"), s.nasty_text.filter(lambda b: b not in BENCHED))),
@@ -308,7 +313,8 @@ def _commands(group: Any, prefix: str = "") -> set[str]:
 def test_every_command_is_fuzzed() -> None:
     """A new command must get a strategy here (the set is what the tests above cover)."""
     fuzzed = {"add", "recall", "ask", "feedback", "forget", "stats", "tui", "demo", "bench quality", "bench latency",
-              "bench routing", "bench backends", "metrics", "dashboard", "serve", "mcp", "bench http", "bench sizing"}
+              "bench routing", "bench backends", "bench scale", "metrics", "dashboard", "serve", "mcp", "bench http",
+              "bench sizing"}
     assert _commands(get_command(app)) == fuzzed  # type: ignore[arg-type]
 
 

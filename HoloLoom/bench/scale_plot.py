@@ -23,7 +23,7 @@ def write_plot(payload: dict[str, Any], path: Path) -> tuple[Path, Path]:
     import plotly.express as px
 
     fig = make_subplots(rows=2, cols=2, subplot_titles=[title for title, _ in _PANELS])
-    palette, colours = px.colors.qualitative.Plotly, {}
+    palette, colours = px.colors.qualitative.Dark24, {}
     backends = list(dict.fromkeys(run["backend"] for run in payload["runs"]))
     for backend in backends:
         runs = sorted((r for r in payload["runs"] if r["backend"] == backend), key=lambda r: r["memories"])

@@ -43,7 +43,8 @@ def test_complexity_is_detected_by_whole_words(query: str, level: Complexity) ->
 def test_temporal_window_from_phrases_and_options() -> None:
     now = 1_700_000_000.0  # 2023-11-14T22:13:20Z
     w = resolve_window("what happened last week?", now=now)
-    assert w.source == "query" and w.until == now and w.since == pytest.approx(now - 7 * 86400)
+    assert w.source == "query" and w.phrase == "last week"
+    assert (w.since, w.until) == (1699228800.0, pytest.approx(1699833600.0 - 1e-3))  # the calendar week Nov 6-12
     w = resolve_window("launches in 2023", now=now)
     assert w.since == 1672531200.0 and w.until < 1704067200.0
     w = resolve_window("notes from in March 2024", now=now)

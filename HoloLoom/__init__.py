@@ -3,69 +3,151 @@
 Import everything from here; the modules behind it are free to move.
 """
 
-from .config import Settings
-from .crawl import CrawlPlan, CrawlResult, CrawlWeights, DEFAULT_PLANS, MultipassCrawler, PassReport, PassSpec
-from .embedding import MATRYOSHKA_SCALES, Embedder, SentenceTransformerEmbedder, matryoshka
-from .errors import (
-    ConfigurationError,
-    EmbeddingError,
-    HoloLoomError,
-    InvalidComplexityError,
-    InvalidFeedbackError,
-    InvalidNamespaceError,
-    InvalidQueryError,
-    MissingDependencyError,
-    NotFoundError,
-    PartialWriteError,
-    StoreClosedError,
-    StoreError,
-    StoreUnavailableError,
-    ToolError,
-    ValidationError,
-)
-from .extraction import EntityExtractor, RuleBasedExtractor
-from .ingest import AddResult
-from .loom import HoloLoom
-from .memory import EmbeddedStore, Hit, Link, MemoryStore, ShardRecord
-from .routing import (
-    ABTestRouter,
-    LearnedRouter,
-    LearnedWeaveRouter,
-    MetricsCollector,
-    RoutingDecision,
-    RoutingOrchestrator,
-    ThompsonBandit,
-    classify_query_type,
-    implicit_reward,
-    rule_based_routing,
-)
-from .telemetry import LoomMetrics, run_metrics_server, serve_metrics
-from .terminal_ui import TerminalUI
-from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
-from .weaving import (
-    EventBus,
-    LoomEvent,
-    PatternCard,
-    Spacetime,
-    Stage,
-    ToolContext,
-    ToolResult,
-    WeavingOrchestrator,
-    detect_complexity,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# The server backends load their drivers only when asked for (optional extras).
-_LAZY = {"Neo4jStore", "QdrantStore", "HybridStore", "HybridWriteError"}
+# Every public name is imported on first use (PEP 562), so `import HoloLoom` and the
+# `hololoom` commands that only count or delete stay fast; the server backends' drivers
+# and the embedding model load only when asked for.
+_EXPORTS: dict[str, str] = {
+    "ABTestRouter": ".routing",
+    "AddResult": ".ingest",
+    "classify_query_type": ".routing",
+    "Complexity": ".types",
+    "ConfigurationError": ".errors",
+    "CrawlPlan": ".crawl",
+    "CrawlResult": ".crawl",
+    "CrawlWeights": ".crawl",
+    "DEFAULT_PLANS": ".crawl",
+    "detect_complexity": ".weaving",
+    "Document": ".types",
+    "EmbeddedStore": ".memory",
+    "Embedder": ".embedding",
+    "EmbeddingError": ".errors",
+    "EntityExtractor": ".extraction",
+    "EventBus": ".weaving",
+    "Hit": ".memory",
+    "HoloLoom": ".loom",
+    "HoloLoomError": ".errors",
+    "implicit_reward": ".routing",
+    "InvalidComplexityError": ".errors",
+    "InvalidFeedbackError": ".errors",
+    "InvalidNamespaceError": ".errors",
+    "InvalidQueryError": ".errors",
+    "LearnedRouter": ".routing",
+    "LearnedWeaveRouter": ".routing",
+    "Link": ".memory",
+    "LoomEvent": ".weaving",
+    "LoomMetrics": ".telemetry",
+    "matryoshka": ".embedding",
+    "MATRYOSHKA_SCALES": ".embedding",
+    "MemoryShard": ".types",
+    "MemoryStore": ".memory",
+    "MetricsCollector": ".routing",
+    "MissingDependencyError": ".errors",
+    "MultipassCrawler": ".crawl",
+    "NotFoundError": ".errors",
+    "PartialWriteError": ".errors",
+    "PassReport": ".crawl",
+    "PassSpec": ".crawl",
+    "PatternCard": ".weaving",
+    "RoutingDecision": ".routing",
+    "RoutingOrchestrator": ".routing",
+    "rule_based_routing": ".routing",
+    "RuleBasedExtractor": ".extraction",
+    "run_metrics_server": ".telemetry",
+    "ScoredShard": ".types",
+    "SearchFilter": ".types",
+    "SentenceTransformerEmbedder": ".embedding",
+    "serve_metrics": ".telemetry",
+    "Settings": ".config",
+    "ShardRecord": ".memory",
+    "Spacetime": ".weaving",
+    "Stage": ".weaving",
+    "StoreClosedError": ".errors",
+    "StoreError": ".errors",
+    "StoreUnavailableError": ".errors",
+    "TerminalUI": ".terminal_ui",
+    "ThompsonBandit": ".routing",
+    "ToolContext": ".weaving",
+    "ToolError": ".errors",
+    "ToolResult": ".weaving",
+    "ValidationError": ".errors",
+    "WeavingOrchestrator": ".weaving",
+    "Neo4jStore": ".memory",
+    "QdrantStore": ".memory",
+    "HybridStore": ".memory",
+    "HybridWriteError": ".memory",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .config import Settings
+    from .crawl import CrawlPlan, CrawlResult, CrawlWeights, DEFAULT_PLANS, MultipassCrawler, PassReport, PassSpec
+    from .embedding import MATRYOSHKA_SCALES, Embedder, SentenceTransformerEmbedder, matryoshka
+    from .errors import (
+        ConfigurationError,
+        EmbeddingError,
+        HoloLoomError,
+        InvalidComplexityError,
+        InvalidFeedbackError,
+        InvalidNamespaceError,
+        InvalidQueryError,
+        MissingDependencyError,
+        NotFoundError,
+        PartialWriteError,
+        StoreClosedError,
+        StoreError,
+        StoreUnavailableError,
+        ToolError,
+        ValidationError,
+    )
+    from .extraction import EntityExtractor, RuleBasedExtractor
+    from .ingest import AddResult
+    from .loom import HoloLoom
+    from .memory import EmbeddedStore, Hit, Link, MemoryStore, ShardRecord
+    from .routing import (
+        ABTestRouter,
+        LearnedRouter,
+        LearnedWeaveRouter,
+        MetricsCollector,
+        RoutingDecision,
+        RoutingOrchestrator,
+        ThompsonBandit,
+        classify_query_type,
+        implicit_reward,
+        rule_based_routing,
+    )
+    from .telemetry import LoomMetrics, run_metrics_server, serve_metrics
+    from .terminal_ui import TerminalUI
+    from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
+    from .weaving import (
+        EventBus,
+        LoomEvent,
+        PatternCard,
+        Spacetime,
+        Stage,
+        ToolContext,
+        ToolResult,
+        WeavingOrchestrator,
+        detect_complexity,
+    )
+    from .memory import HybridStore, HybridWriteError, Neo4jStore, QdrantStore
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from . import memory
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'HoloLoom' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(memory, name)
-    raise AttributeError(f"module 'HoloLoom' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ABTestRouter",

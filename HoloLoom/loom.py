@@ -166,13 +166,18 @@ class HoloLoom:
         """
         return await self.orchestrator.feedback(spacetime_id, reward, useful=useful, namespace=namespace)
 
-    async def open(self) -> "HoloLoom":
-        """Open the store and load the model now, so the first question pays neither."""
+    async def open(self, *, load_model: bool = True) -> "HoloLoom":
+        """Open the store and load the model now, so the first question pays neither.
+
+        Args:
+            load_model: False for work that never embeds (counting, deleting, feedback):
+                the model is then loaded on first use, if ever.
+        """
         opener = getattr(self.store, "open", None)
         if opener is not None:
             await opener()
         warmup = getattr(self.embedder, "warmup", None)
-        if warmup is not None:
+        if warmup is not None and load_model:
             await warmup()
         return self
 

@@ -201,6 +201,7 @@ def ask(
     namespace: Optional[str] = NamespaceOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the Spacetime as JSON."),
     trace: bool = typer.Option(False, "--trace", help="Print the full provenance tree."),
+    now: Optional[str] = typer.Option(None, "--now", help="Count 'last March', 'two weeks ago' from this ISO date/time."),
 ) -> None:
     """Weave an answer: the response, its sources and a compact trace."""
     _checked(query=(query, Query), complexity=(complexity, Level), tool=(tool, ToolName), since=(since, Instant),
@@ -208,7 +209,7 @@ def ask(
 
     async def go():
         async with _loom(home, namespace) as loom:
-            return await loom.weave(query, complexity=complexity, tool=tool, since=since, until=until)
+            return await loom.weave(query, complexity=complexity, tool=tool, since=since, until=until, now=now)
 
     spacetime = _run(go)
     if as_json:
@@ -322,6 +323,20 @@ def bench_quality(
         raise typer.BadParameter("use auto, exact or ann", param_hint="--vector-search")
     run_and_report(data, backend=backend, json_path=json_path, through_weave=through_weave, feedback=feedback,
                    vector_search=vector_search)
+
+
+@bench_app.command("answers")
+def bench_answers(
+    data: Path = typer.Option(Path("benchmarks/data/answers"), help="Directory with notes/, questions.jsonl and meta.json."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+) -> None:
+    """Answer and citation accuracy, not-found precision/recall and calibration through `hololoom ask`."""
+    from .bench.answers import run_and_report
+
+    try:
+        run_and_report(data, json_path=json_path)
+    except HoloLoomError as exc:
+        _fail(str(exc))
 
 
 @bench_app.command("latency")

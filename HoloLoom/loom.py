@@ -140,6 +140,7 @@ class HoloLoom:
         tool: ToolName | None = None,
         limit: Limit | None = None,
         budget_ms: BudgetMs | None = None,
+        now: Instant | None = None,
     ) -> Any:
         """Run the nine-stage pipeline and return a Spacetime (result + timed provenance).
 
@@ -148,10 +149,11 @@ class HoloLoom:
             tool: force a tool ("answer", "search", "summarize" or one you registered).
             limit: how many context items reach the tool (default: the card's).
             budget_ms: override the card's time budget.
+            now: the time "last March" or "two weeks ago" is counted from (default: the clock).
         """
         return await self.orchestrator.weave(
             query, namespace=self._namespace(namespace), complexity=complexity, since=since, until=until,
-            where=where, tool=tool, limit=limit, budget_ms=budget_ms,
+            where=where, tool=tool, limit=limit, budget_ms=budget_ms, now=now,
         )
 
     @validated

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["plain_lines", "plain_text"]
+__all__ = ["plain_blocks", "plain_lines", "plain_text"]
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -47,27 +47,36 @@ def _inline(line: str) -> str:
     return re.sub(r"[ \t]+", " ", line).strip()
 
 
-def plain_lines(text: str) -> list[str]:
-    """The text's lines as plain text, empty ones and markup-only ones dropped.
+def plain_blocks(text: str) -> list[tuple[str, bool]]:
+    """The text's lines as plain text, each with whether it was a heading.
 
-    A heading line ends with no punctuation, so callers may treat it as a title rather
-    than a sentence; a table row becomes its cells joined by "; ".
+    Empty lines and markup-only lines are dropped; a table row becomes its cells joined
+    by "; ".
     """
     text = _COMMENT.sub("", _FRONT_MATTER.sub("", text))
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     for raw in text.splitlines():
-        if _FENCE.match(raw) or _RULE.match(raw) or _TABLE_SEP.match(raw) or (out and _SETEXT.match(raw)):
+        if _FENCE.match(raw) or _RULE.match(raw) or _TABLE_SEP.match(raw):
+            continue
+        if out and _SETEXT.match(raw):
+            out[-1] = (out[-1][0], True)
             continue
         line = _QUOTE.sub("", raw)
-        if m := _HEADING.match(line):
-            line = m.group(1)
+        heading = _HEADING.match(line)
+        if heading:
+            line = heading.group(1)
         line = _LIST.sub("", line)
         if line.strip().startswith("|") and line.strip().endswith("|"):
             line = "; ".join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
         line = _inline(line)
         if line:
-            out.append(line)
+            out.append((line, bool(heading)))
     return out
+
+
+def plain_lines(text: str) -> list[str]:
+    """The text's lines as plain text (see :func:`plain_blocks`)."""
+    return [line for line, _ in plain_blocks(text)]
 
 
 def plain_text(text: str) -> str:

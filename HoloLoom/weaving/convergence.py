@@ -5,7 +5,9 @@ The query's features put it in an *intent* bucket — ``answer`` (a question),
 — and each bucket keeps one Beta(alpha, beta) posterior per tool. The tool the features
 point to starts with a prior of Beta(3, 1), the others Beta(1, 1); feedback adds the
 reward to alpha and its complement to beta. Sampling (seeded) picks the tool, so a tool
-users dislike loses traffic while others are still tried now and then.
+users dislike loses traffic while others are still tried now and then. Until an intent
+has had feedback, its own tool serves it (a question gets ``answer``): learning never
+makes the default path worse.
 
 State is a small JSON file under ``HOLOLOOM_HOME``, written atomically, merged with what
 another process wrote since (so concurrent processes do not erase each other's updates).
@@ -80,7 +82,10 @@ class ToolChooser:
             for tool in tools:
                 a, b = self.posterior(intent, tool)
                 samples[tool] = self._rng.betavariate(a, b)
+            untaught = not any(a + b for a, b in self._counts.get(intent, {}).values())
         chosen = max(tools, key=lambda t: (samples[t], t == intent))
+        if untaught and intent in tools:
+            chosen = intent  # no feedback for this intent yet: serve the tool its words ask for, never a coin toss
         return chosen, {"intent": intent, "samples": {t: round(v, 4) for t, v in samples.items()},
                         "posteriors": {t: self.posterior(intent, t) for t in tools}}
 

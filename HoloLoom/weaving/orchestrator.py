@@ -22,6 +22,7 @@ import asyncio
 import os
 import time
 import uuid
+from dataclasses import replace
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -31,14 +32,15 @@ from ..crawl import MultipassCrawler, PassReport
 from ..embedding import Embedder
 from ..errors import HoloLoomError, InvalidFeedbackError, NotFoundError, StoreError, ValidationError
 from ..extraction import EntityExtractor
-from ..types import Complexity, ScoredShard, SearchFilter
+from ..types import Complexity, ScoredShard, SearchFilter, to_timestamp
 from .convergence import ToolChooser
 from .events import EventBus, LoomEvent, Stage, TraceRecorder
 from .patterns import DEFAULT_CARDS, PatternCard, detect_complexity
 from .routing_seam import FixedRouter, RouteDecision, Router
 from .spacetime import Spacetime, StageRecord, jsonable
 from .stages import extract_features, fuse
-from .temporal import resolve_window
+from .supersession import apply_supersession
+from .temporal import prefer_window, resolve_window
 from .tools import ToolContext, ToolRegistry, ToolResult
 from .weave_log import WeaveLog, process_rss_mb
 
@@ -145,6 +147,7 @@ class WeavingOrchestrator:
         tool: str | None = None,
         limit: int | None = None,
         budget_ms: float | None = None,
+        now: object = None,
     ) -> Spacetime:
         """Weave an answer to ``query``; see the module docstring for the stages.
 
@@ -159,6 +162,7 @@ class WeavingOrchestrator:
             raise ValidationError("limit must be a positive integer")
         if budget_ms is not None and (not isinstance(budget_ms, (int, float)) or budget_ms <= 0):
             raise ValidationError("budget_ms must be a positive number")
+        reference_time = to_timestamp(now, name="now")
         weave_id = uuid.uuid4().hex
         recorder = TraceRecorder(weave_id)
         unsubscribe = self.bus.subscribe(recorder)
@@ -182,7 +186,8 @@ class WeavingOrchestrator:
 
             # 2 temporal
             async def temporal():
-                window = resolve_window(query, since=since, until=until, now=time.time())
+                window = resolve_window(query, since=since, until=until,
+                                        now=reference_time if reference_time is not None else time.time())
                 return window, {"since": window.since, "until": window.until, "source": window.source, "phrase": window.phrase}
 
             window = await self._run_stage(weave_id, Stage.TEMPORAL, temporal)
@@ -214,13 +219,17 @@ class WeavingOrchestrator:
                                              on_pass=reports.append)
                 data: dict[str, Any] = {"passes": [_pass_dict(p) for p in result.passes], "found": len(result.items),
                                         "stopped_early": result.stopped_early}
-                if not result.items and window.source == "query":
-                    # A phrase like "in 1986" may describe the question, not the memories' dates.
-                    result = await crawler.crawl(query, SearchFilter(namespace=namespace, where=dict(where or {})),
-                                                 plan=plan, query_vector=feats.vector, deadline=budget.deadline)
-                    warnings.append(f"no memories dated {window.phrase!r}; searched all dates")
-                    data.update(found=len(result.items), window_relaxed=True,
-                                passes=[_pass_dict(p) for p in result.passes])
+                if window.source == "query":
+                    # A phrase like "from April" may date the question's subject, not the notes:
+                    # the best memories outside the window join at a discount (see temporal.py).
+                    everywhere = await crawler.crawl(query, SearchFilter(namespace=namespace, where=dict(where or {})),
+                                                     plan=plan, query_vector=feats.vector, deadline=budget.deadline)
+                    if not result.items:
+                        warnings.append(f"no memories dated {window.phrase!r}; searched all dates")
+                    result = replace(result, items=prefer_window(result.items, everywhere.items),
+                                     stopped_early=result.stopped_early or everywhere.stopped_early)
+                    data.update(found=len(result.items), window_relaxed=not data["found"],
+                                outside_window=sum("outside-window" in i.paths for i in result.items))
                 if result.stopped_early:
                     budget.cut.append("crawl")
                 return result, data
@@ -250,8 +259,12 @@ class WeavingOrchestrator:
             async def fusion():
                 if budget.spent:
                     budget.cut.append("fuse")
-                    return list(items[:context_limit]), {"skipped": True, "out": min(len(items), context_limit)}
-                fused, info = fuse(items, limit=context_limit)
+                    fused, info = list(items[:context_limit]), {"skipped": True, "out": min(len(items), context_limit)}
+                else:
+                    fused, info = fuse(items, limit=context_limit)
+                fused, updates = apply_supersession(fused)  # cheap, and never cut: an outdated fact must not lead
+                if updates:
+                    info["superseded"] = [u.to_dict() for u in updates]
                 return fused, info
 
             context: list[ScoredShard] = await self._run_stage(weave_id, Stage.FUSE, fusion)
@@ -272,7 +285,8 @@ class WeavingOrchestrator:
             # 8 execute
             async def execute():
                 ctx = ToolContext(query=query, complexity=card.complexity, items=tuple(context), keywords=feats.keywords,
-                                  entities=feats.entities, namespace=namespace)
+                                  entities=feats.entities, namespace=namespace,
+                                  extras={"embedder": self.embedder, "query_vector": feats.vector})
                 try:
                     result = await self.tools.get(tool_name)(ctx)
                     if not isinstance(result, ToolResult):
@@ -290,6 +304,8 @@ class WeavingOrchestrator:
             # 9 spacetime
             async def assemble():
                 retrieval_conf = max(0.0, min(1.0, (context[0].score_parts.get("sim", 0.0) / 0.6))) if context else 0.0
+                if tool_result.data.get("calibrated"):  # already P(right), retrieval included (see weaving/answer.py)
+                    retrieval_conf = 1.0
                 confidence = round(max(0.0, min(1.0, tool_result.confidence)) * retrieval_conf, 4)
                 if budget.cut:
                     warnings.append(f"time budget of {card.budget_ms:.0f} ms spent: cut {', '.join(budget.cut)}")

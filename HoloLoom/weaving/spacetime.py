@@ -6,10 +6,15 @@ item with how it was found, each stage's timing and key data (built from the eve
 stream), and whether anything degraded. It round-trips through JSON and renders itself
 with rich.
 
-Confidence (0..1) is the tool's own confidence (how well its output is supported by the
-retrieved text) times the retrieval confidence (the best item's query similarity, scaled
-so that a cosine of 0.6 or more counts as fully supported), so a fluent answer built from
-weak evidence still reads as uncertain.
+Confidence (0..1): the ``answer`` tool's is calibrated, the probability that its answer
+is right (its model already weighs retrieval). Any other tool's own confidence is
+multiplied by the retrieval confidence (the best item's query similarity, scaled so that
+a cosine of 0.6 or more counts as fully supported), so a fluent answer built from weak
+evidence still reads as uncertain.
+
+Citations are rows: ``[n]`` in the response is ``context[n - 1]``, listed as row n in the
+sources table (and in the TUI, the dashboard's trace and the JSON's ``context`` list).
+A memory a newer one supersedes says so in its paths (``superseded-by:<id>``).
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ..plaintext import plain_lines
 from ..rendering import inert, safe_text
 from ..types import Complexity, ScoredShard
 from .events import LoomEvent, Stage
+from .supersession import SUPERSEDED_PATH
 
 __all__ = ["Spacetime", "StageRecord", "jsonable", "render_trace_tree"]
 
@@ -99,6 +106,18 @@ class Spacetime:
     tool_output: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def cited_rows(self) -> list[int]:
+        """The 1-based context rows the response cites (``[n]``), in row order."""
+        cited = set(self.citations)
+        return [n for n, item in enumerate(self.context, start=1) if item.shard.id in cited]
+
+    def source_rows(self, top: int = 5) -> list[int]:
+        """The rows worth showing: the first ``top``, every cited one, every one shown as related."""
+        related = {int(r) for r in self.tool_output.get("related_rows", ()) if isinstance(r, int)}
+        wanted = set(range(1, min(top, len(self.context)) + 1)) | set(self.cited_rows) | related
+        return sorted(n for n in wanted if 1 <= n <= len(self.context))
+
+    @property
     def timings(self) -> dict[str, float]:
         """Milliseconds per stage, by stage name."""
         return {r.stage.value: r.duration_ms for r in self.stages}
@@ -111,7 +130,7 @@ class Spacetime:
             "stages": [s.to_dict() for s in self.stages], "created_at": self.created_at,
             "duration_ms": self.duration_ms, "citations": list(self.citations), "warnings": list(self.warnings),
             "errors": list(self.errors), "degraded": self.degraded, "routing": dict(self.routing),
-            "tool_output": dict(self.tool_output),
+            "tool_output": dict(self.tool_output), "cited_rows": self.cited_rows,
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -144,11 +163,16 @@ class Spacetime:
         sources = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
         for col in ("#", "score", "pass", "found by", "memory"):
             sources.add_column(col, overflow="fold")
-        for i, item in enumerate(self.context[:5], start=1):
-            label = (f"{item.shard.title}: " if item.shard.title else "") + item.shard.text
-            paths = sorted({p.split(":", 1)[0].split("<-", 1)[0] for p in item.paths})
-            sources.add_row(str(i), f"{item.score:.2f}", str(item.found_in_pass), safe_text(",".join(paths)),
-                            safe_text(label, limit=110))
+        cited = set(self.cited_rows)
+        for i in self.source_rows():
+            item = self.context[i - 1]
+            label = (f"{item.shard.title}: " if item.shard.title else "") + " ".join(plain_lines(item.shard.text))
+            paths = sorted({p.split(":", 1)[0].split("<-", 1)[0] for p in item.paths if not p.startswith(SUPERSEDED_PATH)})
+            newer = [p[len(SUPERSEDED_PATH):] for p in item.paths if p.startswith(SUPERSEDED_PATH)]
+            if newer:
+                label = f"(superseded by {newer[0][:12]}) {label}"
+            sources.add_row(Text(f"[{i}]", style="bold" if i in cited else ""), f"{item.score:.2f}", str(item.found_in_pass),
+                            safe_text(",".join(paths)), safe_text(label, limit=110))
         stages = Text("  ".join(f"{r.stage.number}.{r.stage.loom_name} {r.duration_ms:.1f}ms" for r in self.stages), style="dim")
         parts: list[Any] = [header, Text(""), safe_text(self.response or "(no response)"), Text(""), sources, stages]
         for w in self.warnings:

@@ -3,19 +3,28 @@
 From call options (``since``/``until``) or from the time phrases in the query ("last
 March", "in Q1", "since January", "two weeks ago", "between March and May", "in 2023",
 "2026-03-04", ...; see :mod:`HoloLoom.timephrases`), resolved against an injectable clock
-(UTC). Options win over phrases. The window becomes a real filter on retrieval; a window
-from the query that matches no memory is relaxed by the orchestrator, with a warning.
+(UTC). Options win over phrases. A window from options is a hard filter. A window from
+the query's words is a strong preference: the memories dated inside it are found first,
+then the best memories from outside it join them at a discount (:func:`prefer_window`),
+because a phrase may date the question's subject rather than the note ("Who runs
+on-call from April?" is answered by a note written in March). A query window that
+matches no memory at all is reported with a warning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..types import ScoredShard
 
 from ..errors import ValidationError
 from ..timephrases import query_window
 from ..types import to_timestamp
 
-__all__ = ["TimeWindow", "resolve_window"]
+__all__ = ["OUTSIDE_WINDOW_DISCOUNT", "TimeWindow", "prefer_window", "resolve_window"]
+
+OUTSIDE_WINDOW_DISCOUNT = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +52,12 @@ def resolve_window(query: str, *, since: object = None, until: object = None, no
     if phrase is None:
         return TimeWindow(None, None, "none")
     return TimeWindow(phrase.since, phrase.until, "query", phrase.text)
+
+
+def prefer_window(inside: Sequence[ScoredShard], everywhere: Sequence[ScoredShard], *,
+                  discount: float = OUTSIDE_WINDOW_DISCOUNT) -> list[ScoredShard]:
+    """The window's memories, joined by the others at ``discount`` x their score (path ``outside-window``)."""
+    seen = {item.id for item in inside}
+    outside = [replace(item, score=item.score * discount, paths=tuple(item.paths) + ("outside-window",))
+               for item in everywhere if item.id not in seen]
+    return sorted([*inside, *outside], key=lambda item: -item.score)

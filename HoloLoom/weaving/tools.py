@@ -1,8 +1,7 @@
 """Stage 8 (Tool Loom): tools that act on the woven context, with no LLM.
 
-- ``answer``: extractive — the sentences of the retrieved memories that best answer the
-  query (query-word coverage weighted by rarity, the memory's own score, and named
-  entities in common), with ``[n]`` citations to shard ids.
+- ``answer``: extractive — the sentence(s) of the retrieved memories that answer the
+  query, or an honest "not found" with related memories (see :mod:`.answer`).
 - ``search``: the ranked memories themselves.
 - ``summarize``: an extractive summary across the retrieved memories — sentences chosen
   for relevance and for covering what the others have not (maximal marginal relevance).
@@ -10,6 +9,8 @@
 Register your own with ``ToolRegistry.register(name, fn)``: an async function taking a
 :class:`ToolContext` and returning a :class:`ToolResult` (for example, one that sends the
 context to your LLM). A tool that raises is reported in the Spacetime, not crashed on.
+
+Citations are context rows: ``[n]`` is ``items[n - 1]``, the row the Spacetime lists as n.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..chunking import split_sentences
+from ..plaintext import plain_lines
 from ..errors import ValidationError
 from ..extraction import entity_key, tokenize
 from ..types import Complexity, ScoredShard
@@ -59,9 +61,10 @@ Tool = Callable[[ToolContext], Awaitable[ToolResult]]
 def _sentences(items: tuple[ScoredShard, ...]) -> list[tuple[int, str]]:
     out = []
     for i, item in enumerate(items):
-        for s in split_sentences(item.shard.text):
-            if len(s) > 3:
-                out.append((i, s))
+        for line in plain_lines(item.shard.text):
+            for s in split_sentences(line):
+                if len(s) > 3:
+                    out.append((i, s))
     return out
 
 
@@ -84,42 +87,6 @@ def _relevance(query_terms: set[str], query_keys: set[str], sentence: str, idf: 
     return coverage + 0.3 * item_score + entity_bonus
 
 
-async def answer_tool(ctx: ToolContext) -> ToolResult:
-    """The best-supported sentences, cited."""
-    if not ctx.items:
-        return ToolResult("I have no memories that answer this.", 0.0)
-    sentences = _sentences(ctx.items)
-    idf = _idf(sentences)
-    q_terms = set(tokenize(ctx.query))
-    q_keys = {entity_key(e) for e in ctx.entities}
-    top_item = max(i.score for i in ctx.items) or 1.0
-    scored = sorted(
-        ((_relevance(q_terms, q_keys, s, idf, ctx.items[i].score / top_item), i, s) for i, s in sentences),
-        key=lambda t: -t[0],
-    )
-    chosen: list[tuple[float, int, str]] = []
-    covered: set[str] = set()
-    for score, i, s in scored:
-        if len(chosen) >= 3:
-            break
-        new_terms = (set(tokenize(s)) & q_terms) - covered
-        if chosen and not new_terms and score < scored[0][0] * 0.8:
-            continue  # adds nothing the chosen sentences do not already say
-        chosen.append((score, i, s))
-        covered |= set(tokenize(s)) & q_terms
-    order = {id(c): n for n, c in enumerate(chosen)}
-    citations: list[str] = []
-    parts = []
-    for score, i, s in sorted(chosen, key=lambda c: order[id(c)]):
-        sid = ctx.items[i].shard.id
-        if sid not in citations:
-            citations.append(sid)
-        parts.append(f"{s} [{citations.index(sid) + 1}]")
-    coverage = len(covered) / len(q_terms) if q_terms else 0.5
-    return ToolResult(" ".join(parts), round(min(1.0, coverage), 4), tuple(citations),
-                      {"sentences": [s for _, _, s in chosen], "coverage": coverage})
-
-
 async def search_tool(ctx: ToolContext) -> ToolResult:
     """The ranked memories, one line each."""
     if not ctx.items:
@@ -127,7 +94,8 @@ async def search_tool(ctx: ToolContext) -> ToolResult:
     lines = []
     for n, item in enumerate(ctx.items, start=1):
         label = f"{item.shard.title}: " if item.shard.title else ""
-        text = item.shard.text if len(item.shard.text) <= 160 else item.shard.text[:157] + "..."
+        plain = " ".join(plain_lines(item.shard.text))
+        text = plain if len(plain) <= 160 else plain[:157] + "..."
         lines.append(f"{n}. {label}{text} [{item.score:.2f}]")
     confidence = max(0.0, min(1.0, ctx.items[0].score_parts.get("sim", ctx.items[0].score) / 0.6))
     return ToolResult("\n".join(lines), round(confidence, 4), tuple(i.shard.id for i in ctx.items),
@@ -163,7 +131,7 @@ async def summarize_tool(ctx: ToolContext, *, max_sentences: int = 5) -> ToolRes
         sid = ctx.items[i].shard.id
         if sid not in citations:
             citations.append(sid)
-        parts.append(f"{s} [{citations.index(sid) + 1}]")
+        parts.append(f"{s} [{i + 1}]")
     covered = set().union(*(bags[j] for j in chosen)) & q_terms
     confidence = len(covered) / len(q_terms) if q_terms else 0.5
     return ToolResult(" ".join(parts), round(confidence, 4), tuple(citations), {"sentences": len(chosen)})
@@ -200,3 +168,6 @@ class ToolRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
+
+
+from .answer import answer_tool  # noqa: E402  (it builds on ToolContext and ToolResult above)

@@ -1,0 +1,322 @@
+"""The ``answer`` tool: extractive answers a person can check, with no LLM.
+
+It picks the sentence(s) of the retrieved memories that answer the question and cites
+each with ``[n]``, where *n* is the memory's row in the Spacetime's context (the row the
+CLI, TUI, dashboard and JSON all number the same way). Sentences are read as plain text
+(markdown stripped for display; stored text is untouched).
+
+How a sentence is scored: how much of the question's content it covers (words weighted by
+rarity, lightly stemmed), how much its memory covers, whether it names the entities the
+question names, whether it has the kind of thing asked for (a name for "who", a date for
+"when", a number for "how many"), and the memory's similarity to the question. A memory a
+newer one supersedes (see :mod:`.supersession`) counts less, and a sentence stating its
+outdated claim is replaced by the newer one, unless the question asks about the past.
+
+When the evidence does not support an answer the tool says so ("I found nothing in memory
+that answers this.") and lists the closest memories as related, by row. ``confidence`` is
+a probability that the answer is right, from a logistic model over the support features
+(fitted on the answers benchmark, see ``hololoom bench answers``); the same model decides
+"not found". For "when" questions, a sentence with no date of its own is given its
+memory's date (or its relative phrase, "yesterday", resolved against that date).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from ..chunking import split_sentences
+from ..extraction import entity_key, tokenize
+from ..plaintext import plain_blocks, plain_lines
+from ..timephrases import find_time_phrases
+from .supersession import SUPERSEDED_PATH, Claim, claims_in
+from .tools import ToolContext, ToolResult
+
+__all__ = ["NOT_FOUND", "answer_probability", "answer_tool"]
+
+NOT_FOUND = "I found nothing in memory that answers this."
+
+# The logistic model of "this answer is right" (see answer_probability): fitted on the
+# answers benchmark (benchmarks/data/answers), few features so that it carries over.
+_WEIGHTS = {"bias": -6.0, "coverage": 3.0, "predicate": 3.0, "entities": 1.5, "sentence_similarity": 4.0,
+            "kind": 1.0, "absent": -2.0}
+_THRESHOLD = 0.5
+_CANDIDATES = 40  # sentences embedded per question (the lexically best)
+
+_QUESTION_WORDS = frozenset("""who whom whose what when where which why how many much long ago tell please know
+remember recall anyone anything someone something happen happened happens ever""".split())
+_WEAK_WORDS = frozenset("""say said says mention mentioned mentions talk talked discuss discussed note notes noted
+think thought decide decided plan planned get got go went make made""".split())
+_HISTORY = re.compile(r"\b(?:before|previous(?:ly)?|used\s+to|originally|first|former(?:ly)?|old|initially|prior)\b", re.I)
+_CALENDAR = frozenset(m.lower() for m in ("January February March April May June July August September October November "
+                                          "December Monday Tuesday Wednesday Thursday Friday Saturday Sunday").split())
+_CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'\-]*|\b[A-Z]{2,}\b")
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                     r"hundred|thousand|million|dozen|half)\b", re.I)
+_RELATION_CUES = {"lives_in": r"live|living|lives|based|home|city|move|moved|reside", "works_at": r"work|works|job|company|employer|join|joined",
+                  "reports_to": r"report|reports|manager|boss", "date": r"when|date|day|launch|scheduled|happen|time"}
+
+
+def _stem(token: str) -> str:
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ers", ""), ("er", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            token = token[: -len(suffix)] + repl
+            break
+    return token[:-1] if token.endswith("e") and len(token) > 3 else token
+
+
+def _terms(text: str) -> set[str]:
+    return {_stem(t) for t in tokenize(text)}
+
+
+def _names(text: str) -> set[str]:
+    return {m.group(0).lower() for m in _CAPITALISED.finditer(text)} - _CALENDAR
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    text: str
+    terms: dict[str, float]  # stemmed content term -> weight (weak words count less)
+    entity_terms: frozenset[str]
+    entity_keys: tuple[str, ...]
+    kind: str  # who, when, where, number, name, other
+    about_past: bool
+
+
+def _question(ctx: ToolContext) -> _Question:
+    q = ctx.query.strip()
+    bare = q
+    for phrase in reversed(find_time_phrases(q, now=0.0)):  # the window already says when
+        bare = bare[:phrase.start_char] + " " + bare[phrase.end_char:]
+    terms = {_stem(t): (0.3 if t in _WEAK_WORDS else 1.0) for t in tokenize(bare) if t not in _QUESTION_WORDS}
+    lower = q.lower()
+    if re.match(r"\s*(?:when|what\s+(?:date|day|time|month|year)|which\s+(?:date|day|month|year)|how\s+long\s+ago|since\s+when)\b", lower):
+        kind = "when"
+    elif re.search(r"\b(?:who|whom|whose)\b", lower):
+        kind = "who"
+    elif re.match(r"\s*where\b", lower):
+        kind = "where"
+    elif re.match(r"\s*how\s+(?:many|much|often|long|old|far)\b", lower) or re.search(r"\b(?:cost|price|budget)\b", lower):
+        kind = "number"
+    elif re.search(r"\b(?:name|called|which\s+(?:company|restaurant|hotel|book|vendor|city|country|school|team))\b", lower):
+        kind = "name"
+    else:
+        kind = "other"
+    entity_keys = tuple(k for k in (entity_key(e) for e in ctx.entities) if k)
+    entity_terms = frozenset(t for k in entity_keys for t in _terms(k)) & set(terms)
+    return _Question(q, terms, entity_terms, entity_keys, kind, bool(_HISTORY.search(q)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    row: int  # 0-based index into ctx.items
+    text: str  # plain text, as shown
+    terms: frozenset[str]  # its own words
+    context: frozenset[str]  # its memory's title and the heading above it
+
+
+def _sentences(ctx: ToolContext) -> list[_Sentence]:
+    out = []
+    for row, item in enumerate(ctx.items):
+        title = _terms(item.shard.title or "")
+        heading: set[str] = set()
+        for line, is_heading in plain_blocks(item.shard.text):
+            if is_heading:
+                heading = _terms(line)
+                continue
+            for s in split_sentences(line):
+                if len(s) > 3:
+                    shown = s if len(s) <= 400 else s[:397] + "..."
+                    out.append(_Sentence(row, shown, frozenset(_terms(s)), frozenset(title | heading)))
+    return out
+
+
+class _Scorer:
+    """Rarity-weighted coverage of the question's terms, over the candidate sentences."""
+
+    def __init__(self, question: _Question, sentences: list[_Sentence]) -> None:
+        df: Counter[str] = Counter()
+        for s in sentences:
+            df.update(s.terms | s.context)
+        n = len(sentences)
+        self.weights = {t: w * math.log(1 + (n + 1) / (df.get(t, 0) + 0.5)) for t, w in question.terms.items()}
+        self.predicate = {t: w for t, w in self.weights.items() if t not in question.entity_terms}
+
+    def coverage(self, covered: set[str] | frozenset[str], *, predicate_only: bool = False) -> float:
+        weights = self.predicate if predicate_only else self.weights
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in covered) / total if total else 1.0
+
+
+def _kind_match(question: _Question, s: _Sentence, ctx: ToolContext) -> float:
+    text = s.text
+    if question.kind in ("who", "name"):
+        return 1.0 if _names(text) - _names(question.text) - {"i"} else 0.3
+    if question.kind == "when":
+        return 1.0 if find_time_phrases(text, now=ctx.items[s.row].shard.occurred_at or 0.0) else 0.6
+    if question.kind == "where":
+        return 1.0 if re.search(r"\b(?:in|at|to|from|near)\s+(?:the\s+)?[A-Z]", text) else 0.4
+    if question.kind == "number":
+        return 1.0 if _NUMBER.search(text) else 0.3
+    return 1.0
+
+
+def _similarity(ctx: ToolContext, row: int) -> float:
+    parts = ctx.items[row].score_parts
+    return float(parts.get("sim", parts.get("vector", 0.0)) or 0.0)
+
+
+async def _sentence_similarity(ctx: ToolContext, sentences: list[_Sentence]) -> dict[int, float]:
+    """Cosine of each sentence to the question, when the weave passed its embedder."""
+    embedder, query_vector = ctx.extras.get("embedder"), ctx.extras.get("query_vector")
+    if embedder is None or query_vector is None or not sentences:
+        return {}
+    vectors = await embedder.embed([s.text for s in sentences])
+    sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
+    return {id(s): float(v) for s, v in zip(sentences, sims)}
+
+
+def answer_probability(features: dict[str, float]) -> float:
+    """P(the answer is right) from the support features (a logistic model; see _WEIGHTS)."""
+    z = _WEIGHTS["bias"] + sum(_WEIGHTS[k] * v for k, v in features.items() if k in _WEIGHTS)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _superseding(ctx: ToolContext) -> dict[int, int]:
+    """row of a superseded memory -> row of the memory that supersedes it."""
+    rows = {item.id: n for n, item in enumerate(ctx.items)}
+    out = {}
+    for n, item in enumerate(ctx.items):
+        for path in item.paths:
+            if path.startswith(SUPERSEDED_PATH) and path[len(SUPERSEDED_PATH):] in rows:
+                out[n] = rows[path[len(SUPERSEDED_PATH):]]
+    return out
+
+
+def _asked(claim: Claim, question: _Question) -> bool:
+    """Whether the question asks for this claim's subject and relation."""
+    words = set(re.findall(r"[\w$-]+", question.text.lower()))
+    subject = set(claim.subject.split())
+    if not subject or not subject <= words | {w.rstrip("s") for w in words}:
+        return False
+    cue = _RELATION_CUES.get(claim.relation)
+    if cue is not None:
+        return bool(re.search(rf"\b(?:{cue})\b", question.text.lower()))
+    return claim.relation == "holder" or set(claim.relation.split()) <= words
+
+
+def _claim_bonus(question: _Question, sentences: list[_Sentence], ctx: ToolContext) -> dict[int, float]:
+    """The newest sentence stating what the question asks gets ahead; older values fall back."""
+    latest: dict[tuple[str, str], float] = {}
+    asked: dict[int, tuple[str, str]] = {}
+    for s in sentences:
+        for claim in claims_in(s.text):
+            if _asked(claim, question):
+                key = (claim.subject, claim.relation)
+                asked[id(s)] = key
+                latest[key] = max(latest.get(key, 0.0), ctx.items[s.row].shard.occurred_at)
+    pick = min if question.about_past else max
+    chosen = {key: pick(ctx.items[s.row].shard.occurred_at for s in sentences if asked.get(id(s)) == key) for key in latest}
+    return {sid: (0.3 if ctx.items[s.row].shard.occurred_at == chosen[key] else -0.2)
+            for s in sentences if (sid := id(s)) in asked and (key := asked[sid])}
+
+
+def _date_note(s: _Sentence, ctx: ToolContext) -> str:
+    """For "when" questions: the date a sentence means, when it does not say it itself."""
+    occurred = ctx.items[s.row].shard.occurred_at
+    if not occurred:
+        return ""
+    phrases = find_time_phrases(s.text, now=occurred)
+    relative = [p for p in phrases if not re.search(r"\d|" + "|".join(_CALENDAR), p.text.lower())]
+    if phrases and not relative:
+        return ""  # the sentence names its date
+    day = relative[0].anchor if relative else datetime.fromtimestamp(occurred, tz=timezone.utc)
+    return f" (on {day.strftime('%B')} {day.day}, {day.year}; {day.date().isoformat()})"
+async def _choose(question: _Question, sentences: list[_Sentence], ctx: ToolContext) -> tuple[list[_Sentence], dict[str, float]]:
+    """The answer sentence(s) and the features that say how well they are supported."""
+    scorer = _Scorer(question, sentences)
+    superseded = {} if question.about_past else _superseding(ctx)
+    top_sim = max((_similarity(ctx, r) for r in range(len(ctx.items))), default=0.0) or 1.0
+
+    def lexical(s: _Sentence) -> float:
+        value = 0.6 * scorer.coverage(s.terms | s.context) + 0.25 * scorer.coverage(s.terms)
+        value += 0.15 * _entity_share(question, ctx, [s.row])
+        value = (value + 0.1 * _similarity(ctx, s.row) / top_sim) * (0.6 + 0.4 * _kind_match(question, s, ctx))
+        return value * (0.6 if s.row in superseded else 1.0)
+
+    candidates = sorted(sentences, key=lexical, reverse=True)[:_CANDIDATES]
+    semantic = await _sentence_similarity(ctx, candidates)
+    bonus = _claim_bonus(question, candidates, ctx)
+
+    def score(s: _Sentence) -> float:
+        return lexical(s) + 0.5 * semantic.get(id(s), 0.0) + bonus.get(id(s), 0.0)
+
+    ranked = sorted(candidates, key=score, reverse=True)
+    best = ranked[0]
+    chosen, covered = [best], set(best.terms | best.context)
+    for s in ranked[1:6]:
+        gain = scorer.coverage(covered | s.terms) - scorer.coverage(covered)
+        linked = s.row == best.row or bool((_names(s.text) & _names(best.text)) - _names(question.text))
+        if s.row not in superseded and ((linked and gain >= 0.1) or gain >= 0.34):
+            chosen.append(s)
+            covered |= s.terms | s.context
+            break
+    rows = sorted({s.row for s in chosen})
+    everything = set().union(*(s.terms | s.context for s in sentences))
+    features = {
+        "coverage": scorer.coverage(covered),
+        "predicate": scorer.coverage(covered, predicate_only=True),
+        "entities": _entity_share(question, ctx, rows),
+        "sentence_similarity": max((semantic.get(id(s), 0.0) for s in chosen), default=0.0),
+        "kind": max(_kind_match(question, s, ctx) for s in chosen),
+        "absent": 1.0 - scorer.coverage(everything),
+    }
+    return chosen, features
+
+
+def _entity_share(question: _Question, ctx: ToolContext, rows: list[int]) -> float:
+    if not question.entity_keys:
+        return 1.0
+    text = " ".join(entity_key(ctx.items[r].shard.text + " " + (ctx.items[r].shard.title or "")) for r in rows)
+    return sum(1 for k in question.entity_keys if f" {k} " in f" {text} ") / len(question.entity_keys)
+
+
+def _not_found(ctx: ToolContext, confidence: float, features: dict[str, float], *, candidate: str = "") -> ToolResult:
+    related = []
+    for row, item in enumerate(ctx.items[:3], start=1):
+        lines = plain_lines(item.shard.text)
+        label = item.shard.title or (lines[0] if lines else "")
+        related.append((row, label if len(label) <= 100 else label[:97] + "..."))
+    text = NOT_FOUND
+    if related:
+        text += " Related: " + "; ".join(f"{label} [{row}]" for row, label in related) + "."
+    return ToolResult(text, round(confidence, 4), (), {"found": False, "related_rows": [r for r, _ in related],
+                                                      "candidate": candidate, "features": features, "calibrated": True})
+
+
+async def answer_tool(ctx: ToolContext) -> ToolResult:
+    """The best-supported sentences, cited by context row; or an honest "not found"."""
+    sentences = _sentences(ctx) if ctx.items else []
+    if not sentences:
+        return ToolResult(NOT_FOUND, 0.0, (), {"found": False, "related_rows": [], "calibrated": True})
+    question = _question(ctx)
+    chosen, features = await _choose(question, sentences, ctx)
+    confidence = answer_probability(features)
+    parts, citations, cited = [], [], []
+    for s in chosen:
+        note = _date_note(s, ctx) if question.kind == "when" else ""
+        parts.append(f"{s.text.rstrip()}{note} [{s.row + 1}]")
+        cited.append({"text": s.text, "row": s.row + 1, "id": ctx.items[s.row].shard.id})
+        if ctx.items[s.row].shard.id not in citations:
+            citations.append(ctx.items[s.row].shard.id)
+    features = {k: round(v, 4) for k, v in features.items()}
+    if confidence < _THRESHOLD:
+        return _not_found(ctx, confidence, features, candidate=" ".join(parts))
+    return ToolResult(" ".join(parts), round(confidence, 4), tuple(citations),
+                      {"found": True, "sentences": cited, "rows": sorted({c["row"] for c in cited}),
+                       "features": features, "calibrated": True})

@@ -339,6 +339,20 @@ def bench_answers(
         _fail(str(exc))
 
 
+@bench_app.command("cli")
+def bench_cli(
+    memories: int = typer.Option(10_000, "--memories", "-n", help="How many memories the store holds."),
+    repeats: int = typer.Option(5, help="Runs per command."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+) -> None:
+    """Wall time of stats, forget, feedback and --help as subprocesses, against `python -c pass`."""
+    from .bench.cli_speed import run_and_report
+
+    if memories <= 0 or repeats <= 0:
+        _fail("--memories and --repeats must be positive")
+    run_and_report(memories, json_path=json_path, repeats=repeats)
+
+
 @bench_app.command("latency")
 def bench_latency(
     memories: int = typer.Option(10_000, "--memories", "-n", min=1, max=10_000_000, help="How many memories to build the store with."),

@@ -215,15 +215,19 @@ class WeavingOrchestrator:
 
             async def crawl():
                 reports: list[PassReport] = []
-                result = await crawler.crawl(query, flt, plan=plan, query_vector=feats.vector, deadline=budget.deadline,
-                                             on_pass=reports.append)
-                data: dict[str, Any] = {"passes": [_pass_dict(p) for p in result.passes], "found": len(result.items),
-                                        "stopped_early": result.stopped_early}
+                windowed = crawler.crawl(query, flt, plan=plan, query_vector=feats.vector, deadline=budget.deadline,
+                                         on_pass=reports.append)
                 if window.source == "query":
                     # A phrase like "from April" may date the question's subject, not the notes:
                     # the best memories outside the window join at a discount (see temporal.py).
-                    everywhere = await crawler.crawl(query, SearchFilter(namespace=namespace, where=dict(where or {})),
-                                                     plan=plan, query_vector=feats.vector, deadline=budget.deadline)
+                    unbounded = crawler.crawl(query, SearchFilter(namespace=namespace, where=dict(where or {})),
+                                              plan=plan, query_vector=feats.vector, deadline=budget.deadline)
+                    result, everywhere = await asyncio.gather(windowed, unbounded)
+                else:
+                    result, everywhere = await windowed, None
+                data: dict[str, Any] = {"passes": [_pass_dict(p) for p in result.passes], "found": len(result.items),
+                                        "stopped_early": result.stopped_early}
+                if everywhere is not None:
                     if not result.items:
                         warnings.append(f"no memories dated {window.phrase!r}; searched all dates")
                     result = replace(result, items=prefer_window(result.items, everywhere.items),

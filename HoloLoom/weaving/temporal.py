@@ -24,7 +24,7 @@ from ..types import to_timestamp
 
 __all__ = ["OUTSIDE_WINDOW_DISCOUNT", "TimeWindow", "prefer_window", "resolve_window"]
 
-OUTSIDE_WINDOW_DISCOUNT = 0.75
+OUTSIDE_WINDOW_DISCOUNT = 0.6
 
 
 @dataclass(frozen=True, slots=True)

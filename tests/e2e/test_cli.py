@@ -70,3 +70,55 @@ def test_bad_input_gets_a_message_and_exit_code_not_a_traceback(tmp_path: Path, 
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_add_a_folder_tree_recall_ids_ask_cites_rows(tmp_path: Path) -> None:
+    home, notes = tmp_path / "home", tmp_path / "notes"
+    (notes / "work" / "2026").mkdir(parents=True)
+    (notes / "work" / "2026" / "2026-03-04-kestrel-contract.md").write_text(
+        "# Kestrel contract\n\nSigned the **Kestrel** contract today for the six robot arms.\n")
+    (notes / "work" / "org.md").write_text("---\ndate: 2025-07-10\n---\n# Org\nLena Fischer is the VP of Engineering.\n")
+    (notes / "work" / "2026" / "2026-04-06-all-hands.txt").write_text("Sofia Alvarez confirmed as permanent VP of Engineering.")
+    (notes / "journal.jsonl").write_text(json.dumps({"date": "2026-05-16", "text": "Hiked the Ridge Trail with Sam."}) + "\n")
+    (notes / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (notes / "work" / "photo.png").write_bytes(b"\x89PNG")
+    out = run(["add", str(notes)], home)
+    assert "added 4 new shard(s)" in out.stdout and "in 4 file(s)" in out.stdout
+    assert "skipped 2 file(s)" in out.stdout and "Traceback" not in out.stderr
+
+    out = run(["recall", "Kestrel contract", "--json"], home)
+    hits = json.loads(out.stdout)
+    kestrel = next(h for h in hits if "Kestrel" in h["shard"]["text"])
+    assert kestrel["shard"]["occurred_at"] == 1772582400.0  # 2026-03-04, from the file name
+    out = run(["recall", "Kestrel contract", "-k", "2"], home)
+    assert kestrel["shard"]["id"] in out.stdout  # ids are shown: forget takes them
+
+    out = run(["ask", "When did we sign the Kestrel contract?", "--json", "--now", "2026-05-20"], home)
+    st = json.loads(out.stdout)
+    rows = [int(n) for n in __import__("re").findall(r"\[(\d+)\]", st["response"])]
+    assert rows and st["cited_rows"] == sorted(set(rows))
+    for n in rows:
+        assert "Kestrel" in st["context"][n - 1]["shard"]["text"]
+    assert "March 4, 2026" in st["response"] and "**" not in st["response"]
+
+    out = run(["ask", "Who is the VP of Engineering?", "--json"], home)
+    st = json.loads(out.stdout)
+    assert st["response"].startswith("Sofia Alvarez")
+    older = next(c for c in st["context"] if "Lena" in c["shard"]["text"])
+    assert any(p.startswith("superseded-by:") for p in older["paths"])
+
+    out = run(["ask", "What is Priya Shah's phone number?"], home)
+    assert "I found nothing in memory that answers this" in out.stdout
+
+    out = run(["add", str(tmp_path / "missing")], home, check=False)
+    assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [["stats"], ["forget", "0" * 32], ["feedback", "0" * 32, "--useful"], ["--help"]])
+def test_light_commands_never_import_torch(tmp_path: Path, args: list[str]) -> None:
+    probe = ("import runpy, sys; sys.argv = ['hololoom'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('HoloLoom.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))")
+    env = {**os.environ, "HOLOLOOM_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr

@@ -154,6 +154,8 @@ def run(data: Path, *, home: Path | None = None) -> dict[str, Any]:
             if result.returncode != 0:
                 raise RuntimeError(f"hololoom ask {q['question']!r} failed: {result.stderr.strip()[-400:]}")
             rows.append(score_answer(q, json.loads(result.stdout)))
+            print(f"[{len(rows)}/{len(questions)}] {q.get('id')} {'ok' if rows[-1]['correct'] else 'MISS'} "
+                  f"({seconds[-1]:.1f} s)", file=sys.stderr, flush=True)
     summary = summarise(rows)
     summary.update(add_seconds=round(add_seconds, 2), ask_seconds_median=round(median(seconds), 2),
                    added=added.stdout.strip())

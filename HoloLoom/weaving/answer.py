@@ -85,8 +85,16 @@ def _terms(text: str) -> set[str]:
     return {_stem(t) for t in tokenize(text)}
 
 
-def _names(text: str) -> set[str]:
-    return {m.group(0).lower() for m in _CAPITALISED.finditer(text)} - _CALENDAR
+def _names(text: str, known: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """Capitalised words; a sentence's first word only when a name follows it or it is a known entity."""
+    names = set()
+    for m in _CAPITALISED.finditer(text):
+        word = m.group(0)
+        starts = m.start() == 0 or text[: m.start()].rstrip().endswith((".", "!", "?", ":", ";"))
+        if starts and not (word.lower() in known or re.match(r"\s+[A-Z]", text[m.end():])):
+            continue
+        names.add(word.lower())
+    return names - _CALENDAR
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +183,8 @@ class _Scorer:
 def _kind_match(question: _Question, s: _Sentence, ctx: ToolContext) -> float:
     text = s.text
     if question.kind in ("who", "name"):
-        return 1.0 if _names(text) - _names(question.text) - {"i"} else 0.3
+        known = _known_names(ctx, s.row)
+        return 1.0 if _names(text, known) - _names(question.text, known) - {"i"} else 0.3
     if question.kind == "when":
         return 1.0 if find_time_phrases(text, now=ctx.items[s.row].shard.occurred_at or 0.0) else 0.6
     if question.kind == "where":
@@ -185,6 +194,17 @@ def _kind_match(question: _Question, s: _Sentence, ctx: ToolContext) -> float:
     if question.kind == "amount":
         return 1.0 if _AMOUNT.search(text) else 0.6 if re.search(r"\d", text) else 0.3
     return 1.0
+
+
+def _known_names(ctx: ToolContext, row: int) -> set[str]:
+    """Words known to be names: written capitalised mid-sentence in the context, or single-word
+    entities of the memory that do not read like an ordinary word ("Lena", not "Several")."""
+    known = set().union(*(_names(item.shard.text) for item in ctx.items))
+    for entity in ctx.items[row].shard.entities:
+        word = entity.lower()
+        if " " not in word and len(word) >= 3 and not re.search(r"(?:al|ly|ing|ed|ous|ive|ful|ic|able|less|est)$", word):
+            known.add(word)
+    return known
 
 
 def _similarity(ctx: ToolContext, row: int) -> float:
@@ -250,20 +270,41 @@ def _asked(claim: Claim, question: _Question) -> bool:
     return claim.relation == "holder" or set(claim.relation.split()) <= words
 
 
+def _names_the_value(claim: Claim, words: set[str]) -> bool:
+    return any(len(w) > 2 and w in words for w in claim.value.split())
+
+
 def _claim_bonus(question: _Question, sentences: list[_Sentence], ctx: ToolContext) -> dict[int, float]:
-    """The newest sentence stating what the question asks gets ahead; older values fall back."""
-    latest: dict[tuple[str, str], float] = {}
-    asked: dict[int, tuple[str, str]] = {}
+    """The newest sentence stating what the question asks gets ahead; older values fall back.
+
+    A question about the past ("before", "previously") prefers the oldest instead, and a
+    claim whose value the question already names ("... before Sofia?") is its reference
+    point, not its answer.
+    """
+    asked: dict[int, Claim] = {}
     for s in sentences:
         for claim in claims_in(s.text):
             if _asked(claim, question):
-                key = (claim.subject, claim.relation)
-                asked[id(s)] = key
-                latest[key] = max(latest.get(key, 0.0), ctx.items[s.row].shard.occurred_at)
+                asked[id(s)] = claim
+                break
+    words = set(re.findall(r"[\w$-]+", question.text.lower()))
+    keyed: dict[tuple[str, str], list[float]] = {}
+    for s in sentences:
+        claim = asked.get(id(s))
+        if claim is not None and not _names_the_value(claim, words):
+            keyed.setdefault((claim.subject, claim.relation), []).append(ctx.items[s.row].shard.occurred_at)
     pick = min if question.about_past else max
-    chosen = {key: pick(ctx.items[s.row].shard.occurred_at for s in sentences if asked.get(id(s)) == key) for key in latest}
-    return {sid: (0.3 if ctx.items[s.row].shard.occurred_at == chosen[key] else -0.2)
-            for s in sentences if (sid := id(s)) in asked and (key := asked[sid])}
+    bonus: dict[int, float] = {}
+    for s in sentences:
+        claim = asked.get(id(s))
+        if claim is None:
+            continue
+        times = keyed.get((claim.subject, claim.relation))
+        if _names_the_value(claim, words) or not times:
+            bonus[id(s)] = -0.3
+        else:
+            bonus[id(s)] = 0.3 if ctx.items[s.row].shard.occurred_at == pick(times) else -0.2
+    return bonus
 
 
 def _date_note(s: _Sentence, ctx: ToolContext) -> str:

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -92,7 +93,9 @@ async def test_answer_and_summarize_tools_cite_their_sources(small_loom: HoloLoo
     result = await answer_tool(ctx)
     assert "Stephen King" in result.response and result.citations
     assert set(result.citations) <= {i.id for i in items}
-    assert "[1]" in result.response and 0 < result.confidence <= 1
+    for sentence, row in re.findall(r"(.+?) \[(\d+)\]", result.response):  # [n] is context row n
+        assert sentence.strip().split()[0] in items[int(row) - 1].shard.text
+    assert 0 < result.confidence <= 1
     summary = await summarize_tool(ctx)
     assert summary.citations and summary.response.count("[") >= 2
 
@@ -205,11 +208,17 @@ async def test_bad_weave_and_feedback_input(small_loom: HoloLoom) -> None:
         await small_loom.feedback("0" * 32, 1.0)
 
 
-async def test_time_phrase_filters_and_relaxes_when_nothing_matches(loom: HoloLoom) -> None:
+async def test_time_phrase_prefers_its_window_and_warns_when_nothing_matches(loom: HoloLoom) -> None:
     await loom.add("Quarterly launch review: the rocket slipped.", occurred_at="2023-05-01")
     await loom.add("Quarterly launch review: the rocket flew.", occurred_at="2024-05-01")
     st = await loom.weave("launch review in 2024", budget_ms=60_000)
-    assert [c.shard.text for c in st.context] == ["Quarterly launch review: the rocket flew."]
+    # The window's memory leads; the other follows at a discount, marked (the phrase may date the subject).
+    assert [c.shard.text for c in st.context] == ["Quarterly launch review: the rocket flew.",
+                                                  "Quarterly launch review: the rocket slipped."]
+    assert "outside-window" in st.context[1].paths and "outside-window" not in st.context[0].paths
+    assert not st.warnings
+    st = await loom.weave("launch review", since="2024-01-01", budget_ms=60_000)
+    assert [c.shard.text for c in st.context] == ["Quarterly launch review: the rocket flew."]  # options filter
     st = await loom.weave("launch review in 1999", budget_ms=60_000)
     assert len(st.context) == 2 and any("searched all dates" in w for w in st.warnings)
 

@@ -76,6 +76,9 @@ _EXPORTS: dict[str, str] = {
     "ToolResult": ".weaving",
     "ValidationError": ".errors",
     "WeavingOrchestrator": ".weaving",
+    "TimePhrase": ".timephrases",
+    "find_time_phrases": ".timephrases",
+    "query_window": ".timephrases",
     "Neo4jStore": ".memory",
     "QdrantStore": ".memory",
     "HybridStore": ".memory",
@@ -134,6 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         detect_complexity,
     )
     from .memory import HybridStore, HybridWriteError, Neo4jStore, QdrantStore
+    from .timephrases import TimePhrase, find_time_phrases, query_window
 
 
 def __getattr__(name: str) -> Any:
@@ -166,6 +170,7 @@ __all__ = [
     "EmbeddingError",
     "EntityExtractor",
     "EventBus",
+    "find_time_phrases",
     "Hit",
     "HoloLoom",
     "HoloLoomError",
@@ -195,6 +200,7 @@ __all__ = [
     "PassSpec",
     "PatternCard",
     "QdrantStore",
+    "query_window",
     "RoutingDecision",
     "RoutingOrchestrator",
     "rule_based_routing",
@@ -213,6 +219,7 @@ __all__ = [
     "StoreUnavailableError",
     "TerminalUI",
     "ThompsonBandit",
+    "TimePhrase",
     "ToolContext",
     "ToolError",
     "ToolResult",

@@ -205,7 +205,7 @@ def ask(
 ) -> None:
     """Weave an answer: the response, its sources and a compact trace."""
     _checked(query=(query, Query), complexity=(complexity, Level), tool=(tool, ToolName), since=(since, Instant),
-             until=(until, Instant), namespace=(namespace, Namespace))
+             until=(until, Instant), namespace=(namespace, Namespace), now=(now, Instant))
 
     async def go():
         async with _loom(home, namespace) as loom:

@@ -341,8 +341,8 @@ def bench_answers(
 
 @bench_app.command("cli")
 def bench_cli(
-    memories: int = typer.Option(10_000, "--memories", "-n", help="How many memories the store holds."),
-    repeats: int = typer.Option(5, help="Runs per command."),
+    memories: int = typer.Option(10_000, "--memories", "-n", min=1, max=10_000_000, help="How many memories the store holds."),
+    repeats: int = typer.Option(5, min=1, max=1_000, help="Runs per command."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
 ) -> None:
     """Wall time of stats, forget, feedback and --help as subprocesses, against `python -c pass`."""

@@ -49,10 +49,17 @@ def find_note_files(paths: Iterable[Path]) -> NoteFiles:
     """
     found = NoteFiles()
     for path in paths:
-        if not path.exists():
+        try:
+            exists = path.exists()
+        except (OSError, ValueError) as exc:  # a NUL in the name
+            raise ValidationError(f"cannot read {ascii(str(path))}: {exc}") from None
+        if not exists:
             raise ValidationError(f"{path} does not exist")
-        candidates = [path] if path.is_file() else sorted(
-            p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        try:
+            candidates = [path] if path.is_file() else sorted(
+                p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        except OSError as exc:  # a folder we may not read
+            raise ValidationError(f"cannot read {ascii(str(path))}: {exc}") from None
         for p in candidates:
             if p.suffix.lower() in NOTE_SUFFIXES:
                 found.files.append(p)
@@ -123,11 +130,17 @@ def _scalar_metadata(front: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _text_note(path: Path, default_time: float | None) -> Document:
+def _read(path: Path) -> str:
     try:
-        raw = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValidationError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _text_note(path: Path, default_time: float | None) -> Document:
+    raw = _read(path)
     front, body = _split_front_matter(raw)
     occurred = next((parse_date(front[k]) for k in _DATE_KEYS if front.get(k) not in (None, "")), None)
     if occurred is None:
@@ -143,13 +156,13 @@ def _text_note(path: Path, default_time: float | None) -> Document:
 
 
 def _jsonl_notes(path: Path, default_time: float | None) -> Iterator[Document]:
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(_read(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValidationError(f"{path}:{n}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise ValidationError(f"{path}:{n}: each line needs a \"text\" field")
         meta = {k: v for k, v in row.items() if k not in _JSONL_FIELDS and k not in _DATE_KEYS}

@@ -47,11 +47,14 @@ _BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
 def load_questions(data: Path) -> tuple[list[dict[str, Any]], str | None]:
     """The questions and the dataset's ``now`` (None: the clock)."""
     path = data / "questions.jsonl"
-    if not path.is_file() or not (data / "notes").is_dir():
-        raise ValidationError(f"{data} needs notes/ and questions.jsonl (see HoloLoom/bench/answers.py)")
-    questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    meta = data / "meta.json"
-    now = json.loads(meta.read_text(encoding="utf-8")).get("now") if meta.is_file() else None
+    try:
+        if not path.is_file() or not (data / "notes").is_dir():
+            raise ValidationError(f"{ascii(str(data))} needs notes/ and questions.jsonl (see HoloLoom/bench/answers.py)")
+        questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        meta = data / "meta.json"
+        now = json.loads(meta.read_text(encoding="utf-8")).get("now") if meta.is_file() else None
+    except (OSError, ValueError) as exc:  # a NUL in the path, unreadable or not JSON
+        raise ValidationError(f"cannot read the answers data at {ascii(str(data))}: {exc}") from None
     return questions, now
 
 

@@ -205,7 +205,8 @@ bad_path = st.sampled_from(["/nonexistent/dir", "", "\x00", "\ud800", "/etc/host
 def long_running_args(draw: Any) -> list[str]:
     """A command that would run for minutes or forever, given at least one bad argument."""
     which = draw(st.sampled_from(["demo", "bench quality", "bench latency", "bench routing", "bench backends",
-                                  "bench scale", "metrics", "dashboard", "tui", "serve", "mcp", "bench http",
+                                  "bench scale", "bench answers", "bench cli", "metrics", "dashboard", "tui", "serve", "mcp",
+                                  "bench http",
                                   "bench sizing"]))
     bad = {
         "demo": st.tuples(st.just("--data"), bad_path),
@@ -220,6 +221,8 @@ def long_running_args(draw: Any) -> list[str]:
         "bench routing": st.one_of(st.tuples(st.just("--rounds"), bad_int), st.tuples(st.just("--data"), bad_path)),
         "bench backends": st.one_of(st.tuples(st.just("--memories"), bad_int),
                                     st.tuples(st.just("--backend"), s.nasty_text.filter(lambda b: b not in BENCHED))),
+        "bench answers": st.tuples(st.just("--data"), bad_path),
+        "bench cli": st.tuples(st.sampled_from(["--memories", "--repeats"]), bad_int),
         "metrics": st.tuples(st.just("--port"), bad_port),
         "dashboard": st.one_of(st.tuples(st.just("--port"), bad_port),
                                st.tuples(st.just("--refresh-ms"), st.sampled_from(["0", "199", "-5", "x"]))),
@@ -313,8 +316,8 @@ def _commands(group: Any, prefix: str = "") -> set[str]:
 def test_every_command_is_fuzzed() -> None:
     """A new command must get a strategy here (the set is what the tests above cover)."""
     fuzzed = {"add", "recall", "ask", "feedback", "forget", "stats", "tui", "demo", "bench quality", "bench latency",
-              "bench routing", "bench backends", "bench scale", "metrics", "dashboard", "serve", "mcp", "bench http",
-              "bench sizing"}
+              "bench routing", "bench backends", "bench scale", "bench answers", "bench cli", "metrics", "dashboard",
+              "serve", "mcp", "bench http", "bench sizing"}
     assert _commands(get_command(app)) == fuzzed  # type: ignore[arg-type]
 
 

@@ -82,7 +82,7 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(served) ->
         [schemathesis, "run", f"{base}/openapi.json", "-H", f"Authorization: Bearer {ADMIN}",
          "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--checks", CHECKS,
          "--report", "json", "--report-dir", str(reports)],
-        capture_output=True, text=True, timeout=540,
+        capture_output=True, text=True, timeout=540, cwd=home,  # its cache stays out of the checkout
     )
     report = json.loads(next(reports.glob("*.json")).read_text())
     summary = proc.stdout[-4000:]

@@ -21,8 +21,9 @@ from .validation import Count, Seed, SettingText, check
 __all__ = ["BACKENDS", "ROUTINGS", "Settings", "VECTOR_SEARCHES", "default_home"]
 
 BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid")
-#: "learned": stage 3 asks the Thompson-sampling RoutingOrchestrator; "fixed": the one
-#: configured store with each level's own plan (reproducible; the quality benchmark uses it).
+#: "learned": stage 3 asks the learning policy (the level's own plan until explicit
+#: feedback shows another arm clearly better); "fixed": the one configured store with each
+#: level's own plan, never learning an arm (the quality benchmark's level rows use it).
 ROUTINGS = ("learned", "fixed")
 #: How the embedded store searches vectors: "auto" (exact below 20,000 memories, HNSW with an
 #: exact rerank above), "exact" (never build the graph), "ann" (always use it).
@@ -82,6 +83,8 @@ class Settings:
     vector_search: str = "auto"
 
     def __post_init__(self) -> None:
+        if isinstance(self.home, str) and not self.home.strip():
+            raise ConfigurationError("home is empty: give a data directory, or leave it unset for the default")
         home = self.home if self.home is not None else default_home()
         if not isinstance(home, (str, Path)) or "\x00" in str(home) or not _encodable(str(home)):
             raise ConfigurationError("home must be a path without NUL characters or lone surrogates")
@@ -112,9 +115,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
-        """Build settings from ``HOLOLOOM_*`` variables; keyword overrides win."""
+        """Build settings from ``HOLOLOOM_*`` variables; keyword overrides (not None) win.
+
+        An empty variable counts as unset (compose files pass ``${VAR}`` through empty),
+        except ``HOLOLOOM_HOME``: an empty data directory is a mistake, never the default.
+
+        Raises:
+            ConfigurationError: a value of the wrong kind, or ``HOLOLOOM_HOME=""``.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
+        if env.get("HOLOLOOM_HOME") is not None and not env["HOLOLOOM_HOME"].strip() and overrides.get("home") is None:
+            raise ConfigurationError("HOLOLOOM_HOME is set but empty: set it to a data directory, or unset it "
+                                     "for the default (~/.local/share/hololoom on Linux)")
         for f in fields(cls):
             raw = env.get(f"HOLOLOOM_{f.name.upper()}")
             if raw is None or raw == "":

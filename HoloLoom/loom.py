@@ -32,10 +32,13 @@ __all__ = ["HoloLoom", "MAX_QUERY_CHARS"]
 class HoloLoom:
     """Long-term memory: add text, recall what answers a question.
 
+    Settings come from the ``HOLOLOOM_*`` environment variables (read when the loom is
+    built, never at import); explicit arguments override them.
+
     Args:
         home: data directory (default: ``HOLOLOOM_HOME`` or the per-user data directory).
-        namespace: the default namespace (tenant) of every call.
-        settings: full settings; ``home``/``namespace`` override it.
+        namespace: the default namespace (tenant) of every call (default: ``HOLOLOOM_NAMESPACE``).
+        settings: full settings, used instead of the environment; ``home``/``namespace`` override it.
         store: a MemoryStore to use instead of the one settings name.
         embedder: an Embedder to use instead of the packaged MiniLM model.
         extractor: an EntityExtractor to use instead of the rule-based one.
@@ -51,7 +54,8 @@ class HoloLoom:
         embedder: Embedder | None = None,
         extractor: EntityExtractor | None = None,
     ) -> None:
-        settings = settings or Settings()
+        if settings is None:
+            settings = Settings.from_env(home=Path(home) if home is not None else None, namespace=namespace)
         if home is not None:
             settings = settings.with_(home=home)  # Settings validates it
         if namespace is not None:
@@ -70,7 +74,7 @@ class HoloLoom:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> "HoloLoom":
-        """Build from ``HOLOLOOM_*`` environment variables."""
+        """Build from ``HOLOLOOM_*`` environment variables (what ``HoloLoom()`` does too)."""
         return cls(settings=Settings.from_env(), **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------

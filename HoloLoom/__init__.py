@@ -12,7 +12,6 @@ __version__ = "0.1.0"
 # `hololoom` commands that only count or delete stay fast; the server backends' drivers
 # and the embedding model load only when asked for.
 _EXPORTS: dict[str, str] = {
-    "ABTestRouter": ".routing",
     "AddResult": ".ingest",
     "classify_query_type": ".routing",
     "Complexity": ".types",
@@ -31,12 +30,10 @@ _EXPORTS: dict[str, str] = {
     "Hit": ".memory",
     "HoloLoom": ".loom",
     "HoloLoomError": ".errors",
-    "implicit_reward": ".routing",
     "InvalidComplexityError": ".errors",
     "InvalidFeedbackError": ".errors",
     "InvalidNamespaceError": ".errors",
     "InvalidQueryError": ".errors",
-    "LearnedRouter": ".routing",
     "LearnedWeaveRouter": ".routing",
     "Link": ".memory",
     "LoomEvent": ".weaving",
@@ -45,7 +42,6 @@ _EXPORTS: dict[str, str] = {
     "MATRYOSHKA_SCALES": ".embedding",
     "MemoryShard": ".types",
     "MemoryStore": ".memory",
-    "MetricsCollector": ".routing",
     "MissingDependencyError": ".errors",
     "MultipassCrawler": ".crawl",
     "NotFoundError": ".errors",
@@ -53,9 +49,8 @@ _EXPORTS: dict[str, str] = {
     "PassReport": ".crawl",
     "PassSpec": ".crawl",
     "PatternCard": ".weaving",
-    "RoutingDecision": ".routing",
-    "RoutingOrchestrator": ".routing",
-    "rule_based_routing": ".routing",
+    "Policy": ".routing",
+    "RoutingStateError": ".routing",
     "RuleBasedExtractor": ".extraction",
     "run_metrics_server": ".telemetry",
     "ScoredShard": ".types",
@@ -70,7 +65,6 @@ _EXPORTS: dict[str, str] = {
     "StoreError": ".errors",
     "StoreUnavailableError": ".errors",
     "TerminalUI": ".terminal_ui",
-    "ThompsonBandit": ".routing",
     "ToolContext": ".weaving",
     "ToolError": ".errors",
     "ToolResult": ".weaving",
@@ -110,18 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .ingest import AddResult
     from .loom import HoloLoom
     from .memory import EmbeddedStore, Hit, Link, MemoryStore, ShardRecord
-    from .routing import (
-        ABTestRouter,
-        LearnedRouter,
-        LearnedWeaveRouter,
-        MetricsCollector,
-        RoutingDecision,
-        RoutingOrchestrator,
-        ThompsonBandit,
-        classify_query_type,
-        implicit_reward,
-        rule_based_routing,
-    )
+    from .routing import LearnedWeaveRouter, Policy, RoutingStateError, classify_query_type
     from .telemetry import LoomMetrics, run_metrics_server, serve_metrics
     from .terminal_ui import TerminalUI
     from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
@@ -154,7 +137,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ABTestRouter",
     "AddResult",
     "classify_query_type",
     "Complexity",
@@ -176,12 +158,10 @@ __all__ = [
     "HoloLoomError",
     "HybridStore",
     "HybridWriteError",
-    "implicit_reward",
     "InvalidComplexityError",
     "InvalidFeedbackError",
     "InvalidNamespaceError",
     "InvalidQueryError",
-    "LearnedRouter",
     "LearnedWeaveRouter",
     "Link",
     "LoomEvent",
@@ -190,7 +170,6 @@ __all__ = [
     "MATRYOSHKA_SCALES",
     "MemoryShard",
     "MemoryStore",
-    "MetricsCollector",
     "MissingDependencyError",
     "MultipassCrawler",
     "Neo4jStore",
@@ -199,11 +178,10 @@ __all__ = [
     "PassReport",
     "PassSpec",
     "PatternCard",
+    "Policy",
     "QdrantStore",
     "query_window",
-    "RoutingDecision",
-    "RoutingOrchestrator",
-    "rule_based_routing",
+    "RoutingStateError",
     "RuleBasedExtractor",
     "run_metrics_server",
     "ScoredShard",
@@ -218,7 +196,6 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TerminalUI",
-    "ThompsonBandit",
     "TimePhrase",
     "ToolContext",
     "ToolError",

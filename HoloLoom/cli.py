@@ -405,7 +405,7 @@ def bench_routing(
     rounds: int = typer.Option(5, min=1, max=1_000, help="Shuffled rounds over the questions."),
     no_hotpotqa: bool = typer.Option(False, "--no-hotpotqa", help="Only the simulation and the overhead."),
 ) -> None:
-    """Learned routing: simulation vs rule-based and random, HotpotQA vs fixed arms, overhead."""
+    """Learned routing: simulation with and without feedback, HotpotQA vs fixed arms, query types, overhead."""
     from .bench.routing import run_and_report
 
     if not no_hotpotqa and not (data / "corpus.jsonl").is_file():

@@ -5,7 +5,7 @@ terminal UI, a server or a script in another process:
 
     HOME/state/weaves.jsonl        one whole Spacetime per line, plus process figures
                                    (:class:`~HoloLoom.weaving.WeaveLog`)
-    HOME/state/tool_bandit.json    the tool chooser's feedback counts per intent
+    HOME/state/policy.json         the learning policy: tool and arm evidence from feedback
     HOME/state/feedback.jsonl      feedback events {"spacetime_id", "reward", "timestamp"},
     HOME/routing/routing_metrics.jsonl  and learned routing's ``"kind": "feedback"`` lines,
                                    where they exist
@@ -75,11 +75,12 @@ def load_records(home: str | os.PathLike[str], n: int = 1000) -> list[dict[str, 
 
 
 def load_tool_state(home: str | os.PathLike[str]) -> dict[str, dict[str, list[float]]]:
-    """The tool bandit's feedback counts, ``{intent: {tool: [alpha, beta]}}`` (priors excluded)."""
-    path = Path(home) / "state" / "tool_bandit.json"
+    """The policy's tool evidence from feedback, ``{intent: {tool: [successes, failures]}}`` (priors excluded)."""
+    path = Path(home) / "state" / "policy.json"
     try:
-        counts = json.loads(path.read_text(encoding="utf-8")).get("counts", {})
-        return {str(i): {str(t): [float(ab[0]), float(ab[1])] for t, ab in tools.items()} for i, tools in counts.items()}
+        contexts = json.loads(path.read_text(encoding="utf-8"))["spaces"]["tool"]["contexts"]
+        return {str(i): {str(t): [float(ev["successes"]), float(ev["failures"])] for t, ev in c["options"].items()}
+                for i, c in contexts.items()}
     except (OSError, ValueError, TypeError, AttributeError, IndexError, KeyError):
         return {}
 
@@ -128,7 +129,7 @@ def _signature(home: Path) -> str:
     """
     out: list[str] = []
     log = weave_log_path(home)
-    for path in (log, log.with_suffix(".1.jsonl"), home / "state" / "tool_bandit.json", *_feedback_files(home)):
+    for path in (log, log.with_suffix(".1.jsonl"), home / "state" / "policy.json", *_feedback_files(home)):
         try:
             st = path.stat()
             out.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
@@ -181,12 +182,6 @@ def _beta_summary(alpha: float, beta: float) -> dict[str, float]:
     mean = alpha / n if n > 0 else 0.0
     sd = math.sqrt(alpha * beta / (n * n * (n + 1))) if n > 0 else 0.0
     return {"alpha": round(alpha, 4), "beta": round(beta, 4), "mean": round(mean, 4), "sd": round(sd, 4)}
-
-
-def _tool_prior(intent: str, tool: str) -> tuple[float, float]:
-    from .weaving.convergence import ToolChooser
-
-    return ToolChooser.prior(intent, tool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,8 +407,7 @@ def summarize(records: Sequence[Mapping[str, Any] | WeaveRow], *, tool_state: Ma
         for tool, (a, b) in sorted(tools.items()):
             fb_total += a + b
             fb_reward += a
-            a0, b0 = _tool_prior(intent, tool)
-            tool_post[intent][tool] = _beta_summary(a0 + a, b0 + b)
+            tool_post[intent][tool] = _beta_summary(1.0 + a, 1.0 + b)  # the policy's prior is Beta(1, 1)
 
     ids = {r.id for r in rows}
     matched = [e for e in feedback if e.get("spacetime_id") in ids]
@@ -704,20 +698,18 @@ def trace_view(record: Mapping[str, Any] | None) -> Any:
              html.H4("Context"),
              _html_table(html, ["#", "score", "pass", "memory", "found by", "score parts"], ctx_rows) if ctx_rows
              else html.Div("no context items", className="hint")]
-    if routing.get("posterior") or routing.get("scores"):
+    if routing.get("posterior"):
         post, means = routing.get("posterior") or {}, routing.get("posterior_means") or {}
-        scores, avail = routing.get("scores") or {}, routing.get("availability") or {}
+        avail = routing.get("availability") or {}
         arm_rows = [[("▶ " if arm == routing.get("arm") else "") + str(arm),
-                     ", ".join(f"{float(v):.2f}" for v in post[arm]) if arm in post else "",
-                     _fmt(means.get(arm), "{:.3f}", ""), _fmt(scores.get(arm), "{:.3f}", ""),
+                     ", ".join(f"{float(v):.2f}" for v in post[arm]), _fmt(means.get(arm), "{:.3f}", ""),
                      _fmt(avail.get(arm), "{:.2f}", "")]
-                    for arm in sorted(set(post) | set(scores))]
+                    for arm in sorted(post)]
+        how = "explored" if routing.get("explored") else f"leader {routing.get('leader')}"
         parts += [html.H4("Routing decision"),
-                  html.Div(f"{routing.get('strategy')} · query type {routing.get('query_type')} · decision "
-                           f"{routing.get('decision_id')} · fallbacks {', '.join(routing.get('fallbacks') or []) or 'none'}",
-                           className="kpi-sub"),
-                  _html_table(html, ["arm", "posterior (alpha, beta)", "mean", "score (draw x availability)", "availability"],
-                              arm_rows)]
+                  html.Div(f"{routing.get('strategy')} · query type {routing.get('query_type')} · baseline "
+                           f"{routing.get('baseline')} · {how}", className="kpi-sub"),
+                  _html_table(html, ["arm", "posterior (alpha, beta)", "mean", "availability"], arm_rows)]
     return html.Div(parts, id="trace-body")
 
 

@@ -104,20 +104,15 @@ class HoloLoom:
     def orchestrator(self) -> Any:
         """The WeavingOrchestrator behind weave() and feedback()."""
         if self._orchestrator is None:
-            from .weaving import DEFAULT_CARDS, FixedRouter, WeavingOrchestrator
+            from .routing import LearnedWeaveRouter, Policy
+            from .weaving import FixedRouter, WeavingOrchestrator
 
-            if self.settings.routing == "learned":
-                from .routing import LearnedWeaveRouter
-
-                router: Any = LearnedWeaveRouter.for_store(
-                    self.store, store_dir=self.settings.home / "routing", seed=self._seed,
-                    plans={level: card.plan for level, card in DEFAULT_CARDS.items()},
-                )
-            else:
-                router = FixedRouter(self.store)
+            state = self.settings.home / "state"
+            policy = Policy(state / "policy.json", seed=self._seed)  # one learner: arms and tools
+            router: Any = (LearnedWeaveRouter(self.store, policy) if self.settings.routing == "learned"
+                           else FixedRouter(self.store))
             self._orchestrator = WeavingOrchestrator(
-                self.store, self.embedder, self.extractor, state_dir=self.settings.home / "state", seed=self._seed,
-                router=router,
+                self.store, self.embedder, self.extractor, state_dir=state, router=router, policy=policy,
             )
         return self._orchestrator
 
@@ -191,9 +186,7 @@ class HoloLoom:
         if not self._closed:
             self._closed = True
             if self._orchestrator is not None:
-                close_router = getattr(self._orchestrator.router, "close", None)
-                if close_router is not None:
-                    close_router()  # flushes learned routing state
+                self._orchestrator.close()  # saves what the policy learned
             if self._store is not None:
                 await self._store.close()
 

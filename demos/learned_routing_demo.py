@@ -2,9 +2,9 @@
 
 Remembers the demo corpus, then asks its two-hop questions in shuffled rounds. After
 each weave it gives feedback the way a user with the right answer in mind would: the
-share of the question's two supporting memories found in the top 3. The router learns
-which arm (vector / graph / hybrid) serves each query type; the script prints what it
-learned. Run it with ``python demos/learned_routing_demo.py [--home DIR] [--rounds N]``.
+share of the question's two supporting memories found in the top 3. The policy serves the
+full plan (``hybrid``) until feedback shows another arm clearly better for a query type,
+exploring while feedback arrives; the script prints what it learned. Run it with ``python demos/learned_routing_demo.py [--home DIR] [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -50,17 +50,17 @@ async def main(home: Path, rounds: int, seed: int) -> None:
             arms = ", ".join(f"{a}:{w:.1f}" for a, w in found)
             console.print(f"round {r + 1}: mean reward {sum(w for _, w in found) / len(found):.2f}  ({arms})", markup=False)
         stats = loom.orchestrator.router.stats()
-        table = Table(title="What the router learned (posterior mean per query type and arm)")
+        arms = loom.orchestrator.router.arms
+        table = Table(title="What the policy learned (posterior mean and feedback count per query type and arm)")
         table.add_column("query type")
-        for arm in stats["arms"]:
+        for arm in arms:
             table.add_column(arm, justify="right")
-        for qtype, arms in stats["router"]["query_types"].items():
-            if any(a.get("pulls", 0) for a in arms.values()):
-                table.add_row(qtype, *(f"{arms[a]['mean']:.2f} ({arms[a].get('pulls', 0)})" for a in stats["arms"]))
+        for qtype, per_arm in stats["contexts"].items():
+            cells = [f"{per_arm[a]['mean']:.2f} ({per_arm[a]['rewards']})" if a in per_arm else "-" for a in arms]
+            table.add_row(qtype, *cells)
         console.print(table)
-        console.print(f"decisions {stats['counts'].get('decisions')}, explicit feedback {stats['counts'].get('explicit_feedback')}, "
-                      f"backend failures {stats['counts'].get('failures')}")
-
+        console.print(f"feedback rate {stats['feedback_rate']:.2f}; availability "
+                      + ", ".join(f"{a} {v['availability']:.2f}" for a, v in stats["availability"].items()))
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

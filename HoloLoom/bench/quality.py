@@ -219,11 +219,13 @@ async def _default_rows(
         return HoloLoom(settings=Settings(home=home, backend=backend, seed=SEED, vector_search=vector_search))
 
     degraded = 0
+    levels: dict[str, int] = {}
 
     async def weave_ranked(loom: Any, text: str) -> tuple[str, list[str]]:
         nonlocal degraded
         st = await loom.weave(text, namespace="bench", tool="search", limit=10)
         degraded += bool(st.degraded)
+        levels[st.complexity.value] = levels.get(st.complexity.value, 0) + 1
         return st.id, [key_of[c.shard.id] for c in st.context]
 
     async with fresh_loom() as loom:
@@ -235,6 +237,7 @@ async def _default_rows(
         rankings_of["default"] = rankings
         methods["default"] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
         out["default_degraded"] = degraded
+        out["default_levels"] = dict(sorted(levels.items()))
         out["default_arms"] = _arm_counts(loom)
     if feedback == "gold":
         order = list(range(len(questions)))

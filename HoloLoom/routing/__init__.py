@@ -1,53 +1,27 @@
-"""Learned routing: which retrieval arm (strategy or backend) serves each query.
+"""Learning in HoloLoom: one policy for the arms of stage 3 and the tools of stage 7.
 
-Public pieces (also importable from the modules named):
-
-- :class:`RoutingOrchestrator`, :class:`RoutingDecision`, :func:`implicit_reward` (``integration``)
-- :class:`ThompsonBandit` (``bandit``), :class:`LearnedRouter` (``learned``)
-- :class:`MetricsCollector` (``metrics``)
-- :class:`ABTestRouter` (``ab_test``)
-- :func:`classify_query_type`, :class:`QueryClassifier`, :func:`rule_based_routing` (``query_types``)
+- :class:`Policy`, :class:`Choice` (``policy``): Beta posteriors, safe Thompson sampling,
+  discounting, availability, one locked state file
 - :class:`LearnedWeaveRouter`, :func:`plan_for_arm` (``weave_router``): weave's stage-3 Router
+- :func:`classify_query_type`, :class:`QueryClassifier` (from ``HoloLoom.weaving.query_types``)
 """
 
-from .ab_test import ABTestRouter, VariantResult
-from .bandit import ThompsonBandit
-from .errors import InvalidRewardError, RoutingStateError, UnknownArmError, UnknownQueryTypeError
-from .integration import RoutingDecision, RoutingOrchestrator, implicit_reward
-from .learned import Evidence, LearnedRouter, Selection
-from .metrics import MetricsCollector
-from .query_types import (
-    DEFAULT_RULES,
-    QUERY_TYPES,
-    QueryClassifier,
-    classify_query_type,
-    register_query_pattern,
-    rule_based_routing,
-)
-from .weave_router import STRATEGY_ARMS, LearnedWeaveRouter, plan_for_arm
+from ..weaving.query_types import QUERY_TYPES, QueryClassifier, classify_query_type
+from .errors import InvalidRewardError, RoutingStateError, UnknownArmError
+from .policy import Choice, Policy
+from .weave_router import BASELINE_ARM, STRATEGY_ARMS, LearnedWeaveRouter, plan_for_arm
 
 __all__ = [
-    "ABTestRouter",
+    "BASELINE_ARM",
+    "Choice",
     "classify_query_type",
-    "DEFAULT_RULES",
-    "Evidence",
-    "implicit_reward",
     "InvalidRewardError",
-    "LearnedRouter",
     "LearnedWeaveRouter",
-    "MetricsCollector",
     "plan_for_arm",
+    "Policy",
     "QUERY_TYPES",
     "QueryClassifier",
-    "register_query_pattern",
-    "RoutingDecision",
-    "RoutingOrchestrator",
     "RoutingStateError",
-    "rule_based_routing",
-    "Selection",
     "STRATEGY_ARMS",
-    "ThompsonBandit",
     "UnknownArmError",
-    "UnknownQueryTypeError",
-    "VariantResult",
 ]

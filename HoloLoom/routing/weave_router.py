@@ -1,43 +1,43 @@
-"""Learned routing behind weave's stage-3 seam (``HoloLoom.weaving.routing_seam.Router``).
+"""Stage 3 with the learning policy: which arm serves a query, and what each weave teaches.
 
-:class:`LearnedWeaveRouter` answers ``select(query, complexity)`` with a ``RouteDecision``
-whose arm is a retrieval strategy over a store (or another configured backend), and feeds
-``record(...)`` and ``feedback(weave_id, reward)`` back into a :class:`RoutingOrchestrator`.
-
-Arms built by :meth:`LearnedWeaveRouter.for_store`:
+:class:`LearnedWeaveRouter` classifies the query (its query type is the context), asks the
+:class:`~.policy.Policy` (space ``arm``) for an arm and returns the store and crawl plan
+to use. Every weave reports whether its arm could serve (availability); only explicit
+feedback teaches quality.
 
 ==================  ============================================================
-``vector``          the default store, one dense pass (no lexical or entity seeds)
-``graph``           the default store, dense + query-entity seeds, then entity-graph
-                    hops only (no lexical seeds, no vector expansion)
-``hybrid``          the default store, the level's own plan (dense + lexical + entity
-                    seeds, graph and vector expansion)
-``backend:NAME``    another configured store with the level's own plan
+``hybrid``          the level's own plan on the store: the baseline, served until
+                    feedback shows another arm clearly better for a query type
+``graph``           dense + query-entity seeds, then entity-graph hops only (no
+                    lexical seeds, no vector expansion)
+``vector``          one dense pass (no lexical or entity seeds)
+``backend:NAME``    the level's own plan on another store you keep in step (library
+                    use: ``HoloLoom()`` writes to one store). When a weave's store
+                    raises, the weave is retried once on such an arm.
 ==================  ============================================================
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..crawl import DEFAULT_PLANS, CrawlPlan
+from ..crawl import CrawlPlan
 from ..errors import ValidationError
-from ..types import Complexity
-from .integration import RoutingDecision, RoutingOrchestrator
+from ..weaving.query_types import QueryClassifier, classify_query_type
+from ..weaving.routing_seam import RouteDecision
+from .policy import Policy
 
 if TYPE_CHECKING:
     from ..memory.base import MemoryStore
-    from ..weaving.routing_seam import RouteDecision
 
-__all__ = ["LearnedWeaveRouter", "STRATEGY_ARMS", "plan_for_arm"]
+__all__ = ["BASELINE_ARM", "LearnedWeaveRouter", "SPACE", "STRATEGY_ARMS", "plan_for_arm"]
 
-#: The retrieval strategies every store supports.
-STRATEGY_ARMS: tuple[str, ...] = ("vector", "graph", "hybrid")
+SPACE = "arm"
+#: The retrieval strategies every store supports, the baseline first.
+STRATEGY_ARMS: tuple[str, ...] = ("hybrid", "graph", "vector")
+BASELINE_ARM = "hybrid"
 
 
 def plan_for_arm(arm: str, plan: CrawlPlan) -> CrawlPlan:
@@ -53,132 +53,66 @@ def plan_for_arm(arm: str, plan: CrawlPlan) -> CrawlPlan:
 
 
 class LearnedWeaveRouter:
-    """Implements weave's Router protocol with a :class:`RoutingOrchestrator`.
+    """Weave's stage-3 Router over the learning policy.
 
     Args:
-        orchestrator: the learning router; its arms must be the keys of ``targets``.
-        targets: ``{arm: (store, plan_fn)}``; ``plan_fn(level_plan)`` returns the plan to
-            crawl with, or None for the level's own plan.
-        plans: each level's plan (default: the crawler's ``DEFAULT_PLANS``; pass the pattern
-            cards' plans when they differ).
-        remember: weaves remembered for feedback by weave id.
+        store: the store the strategy arms read.
+        policy: the learner (shared with the tool chooser; its owner saves and closes it).
+        backends: ``{name: store}`` of other stores holding the same memories; each is an
+            arm ``backend:NAME`` and a failover target.
+        classifier: the query classifier (default: the built-in rules).
     """
 
     def __init__(
         self,
-        orchestrator: RoutingOrchestrator,
-        targets: Mapping[str, tuple["MemoryStore", Callable[[CrawlPlan], CrawlPlan | None]]],
-        *,
-        plans: Mapping[Complexity, CrawlPlan] | None = None,
-        remember: int = 10_000,
-    ) -> None:
-        missing = [a for a in orchestrator.arms if a not in targets]
-        if missing:
-            raise ValidationError(f"no store/plan for arm(s) {', '.join(missing)}")
-        self.orchestrator = orchestrator
-        self.targets = dict(targets)
-        self.plans = dict(plans or DEFAULT_PLANS)
-        self._by_weave: OrderedDict[str, RoutingDecision] = OrderedDict()
-        self._remember = remember
-        self._lock = threading.Lock()
-
-    @classmethod
-    def for_store(
-        cls,
         store: "MemoryStore",
+        policy: Policy,
         *,
         backends: Mapping[str, "MemoryStore"] | None = None,
-        store_dir: str | Path | None = None,
-        seed: int | None = None,
-        enable_ab_test: bool = False,
-        plans: Mapping[Complexity, CrawlPlan] | None = None,
-        **orchestrator_options: Any,
-    ) -> "LearnedWeaveRouter":
-        """vector/graph/hybrid over ``store``, plus ``backend:NAME`` for each extra backend.
-
-        Args:
-            backends: ``{name: store}`` of other configured stores (e.g. ``{"neo4j": ...}``).
-            store_dir: where routing state and metrics persist (e.g. ``home / "routing"``).
-            orchestrator_options: passed to :class:`RoutingOrchestrator`.
-        """
-        targets: dict[str, tuple[Any, Callable[[CrawlPlan], CrawlPlan | None]]] = {
-            arm: (store, (lambda plan, arm=arm: plan_for_arm(arm, plan) if arm != "hybrid" else None))
-            for arm in STRATEGY_ARMS
-        }
+        classifier: QueryClassifier | None = None,
+    ) -> None:
+        self.policy = policy
+        self.targets: dict[str, MemoryStore] = {arm: store for arm in STRATEGY_ARMS}
         for name, backend in (backends or {}).items():
-            targets[f"backend:{name}"] = (backend, lambda plan: None)
-        orchestrator = RoutingOrchestrator(list(targets), enable_ab_test=enable_ab_test, store_dir=store_dir,
-                                           seed=seed, **orchestrator_options)
-        return cls(orchestrator, targets, plans=plans)
+            if not isinstance(name, str) or not name:
+                raise ValidationError(f"backend names must be non-empty strings, got {name!r}")
+            self.targets[f"backend:{name}"] = backend
+        self.arms = tuple(self.targets)
+        self._classify = classifier.classify if classifier is not None else classify_query_type
 
-    def select(self, query: str, complexity: Complexity | str) -> "RouteDecision":
-        """Stage 3: the arm for ``query``; ``info`` carries the decision for the Spacetime."""
-        from ..weaving.routing_seam import RouteDecision
+    def select(self, query: str, plan: CrawlPlan) -> RouteDecision:
+        """Stage 3: the arm for ``query`` at ``plan``'s level; ``info`` explains the choice."""
+        query_type = self._classify(query)
+        choice = self.policy.choose(SPACE, query_type, self.arms, baseline=BASELINE_ARM)
+        return self._route(choice.option, "learned", plan, {"query_type": query_type, **choice.to_dict()})
 
-        level = Complexity.parse(complexity)
-        decision = self.orchestrator.select_backend(query, level)
-        store, plan_fn = self.targets[decision.arm]
-        base = self.plans.get(level) or DEFAULT_PLANS[level]
-        info = decision.to_dict()
-        info["variant"] = info.pop("ab_variant")
-        return RouteDecision(arm=decision.arm, strategy=decision.strategy, store=store, plan=plan_fn(base), info=info)
+    def fallback(self, failed: RouteDecision, plan: CrawlPlan) -> RouteDecision | None:
+        """An arm on a *different* store (the most available) to retry a weave whose store failed."""
+        others = [a for a in self.arms if self.targets[a] is not failed.store]
+        if not others:
+            return None
+        avail = self.policy.stats().get(SPACE, {}).get("availability", {})
+        arm = max(others, key=lambda a: (avail.get(a) or {}).get("availability", 1.0))
+        return self._route(arm, "fallback", plan, {**dict(failed.info), "fallback_from": failed.arm})
 
-    def fallback(self, failed: "RouteDecision", complexity: Complexity | str) -> "RouteDecision | None":
-        """The best-ranked other arm on a *different* store, to retry a weave whose store failed.
+    def _route(self, arm: str, strategy: str, plan: CrawlPlan, info: dict[str, Any]) -> RouteDecision:
+        return RouteDecision(arm=arm, strategy=strategy, store=self.targets[arm], plan=plan_for_arm(arm, plan),
+                             info=info)
 
-        Arms over the same store would fail the same way, so they are passed over.
+    def record(self, decision: RouteDecision, *, success: bool) -> None:
+        """Whether the arm's store could serve the weave; teaches availability, never quality.
+
+        A store error is the store's, not the strategy's: every arm on that store shares it.
         """
-        from ..weaving.routing_seam import RouteDecision
+        if decision.arm in self.targets:
+            self.policy.outcome(SPACE, [a for a, s in self.targets.items() if s is decision.store], ok=success)
 
-        level = Complexity.parse(complexity)
-        for arm in failed.info.get("fallbacks") or ():
-            target = self.targets.get(arm)
-            if target is None or target[0] is failed.store:
-                continue
-            store, plan_fn = target
-            info = {**dict(failed.info), "arm": arm, "strategy": "fallback", "fallback_from": failed.arm}
-            return RouteDecision(arm=arm, strategy="fallback", store=store,
-                                 plan=plan_fn(self.plans.get(level) or DEFAULT_PLANS[level]), info=info)
-        return None
+    def feedback(self, routing: Mapping[str, Any], reward: float, *, replaces: float | None = None) -> None:
+        """Explicit feedback on a weave this router chose the arm of (``routing`` is its record)."""
+        arm, query_type = routing.get("arm"), routing.get("query_type")
+        if routing.get("strategy") == "learned" and arm in self.targets and isinstance(query_type, str):
+            self.policy.observe(SPACE, query_type, str(arm), reward, replaces=replaces)
 
-    def _decision(self, route: "RouteDecision") -> RoutingDecision:
-        info = dict(route.info)
-        info.setdefault("ab_variant", info.get("variant"))
-        info.setdefault("arm", route.arm)
-        info.setdefault("strategy", route.strategy)
-        return RoutingDecision.from_dict(info)
-
-    def record(self, decision: "RouteDecision", *, weave_id: str, latency_ms: float, confidence: float,
-               relevance: float, success: bool, budget_ms: float, **_: Any) -> None:
-        """Every weave's implicit outcome (a backend error is ``success=False``)."""
-        routing = self._decision(decision)
-        self.orchestrator.record_outcome(
-            routing, latency_ms=latency_ms, confidence=max(0.0, min(1.0, confidence)),
-            relevance=max(0.0, min(1.0, relevance)), success=success, budget_ms=budget_ms, spacetime_id=weave_id,
-        )
-        with self._lock:
-            self._by_weave[weave_id] = routing
-            while len(self._by_weave) > self._remember:
-                self._by_weave.popitem(last=False)
-
-    def feedback(self, weave_id: str, reward: float, routing: Mapping[str, Any] | None = None) -> None:
-        """Explicit feedback replaces the weave's implicit reward.
-
-        A weave no longer remembered (restart) is found through ``routing``, the
-        Spacetime's routing record; without it the feedback does not reach the router.
-        """
-        with self._lock:
-            decision = self._by_weave.get(weave_id)
-        if decision is None and routing is not None:
-            info = dict(routing)
-            info.setdefault("ab_variant", info.get("variant"))
-            decision = RoutingDecision.from_dict(info)
-        if decision is None:
-            return
-        self.orchestrator.record_feedback(decision, reward, spacetime_id=weave_id)
-
-    def stats(self, **kwargs: Any) -> dict[str, Any]:
-        return self.orchestrator.stats(**kwargs)
-
-    def close(self) -> None:
-        self.orchestrator.close()
+    def stats(self) -> dict[str, Any]:
+        """What the policy learned about arms: posteriors per query type, availability, feedback rate."""
+        return self.policy.stats().get(SPACE, {"contexts": {}, "availability": {}, "feedback_rate": 0.0})

@@ -13,7 +13,10 @@
 Every stage publishes start/end events on the EventBus; the trace is recorded from them.
 The card's time budget is enforced: when it is spent, crawl passes stop, the rerank is
 skipped, the tool choice falls back to the card's first tool, and the Spacetime is
-marked degraded with a warning naming what was cut.
+marked degraded with a warning naming what was cut. The budget measures the weave, not
+one-time warm-up: the first weave of a namespace in a process first loads the model and
+runs one unbudgeted probe crawl (first inference, index reads, worker threads), then
+starts the clock.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..embedding import Embedder
 from ..errors import HoloLoomError, InvalidFeedbackError, NotFoundError, StoreError, ValidationError
 from ..extraction import EntityExtractor
 from ..types import Complexity, ScoredShard, SearchFilter, to_timestamp
-from .convergence import ToolChooser
+from .convergence import SPACE as TOOL_SPACE, ToolChooser, intent_of
 from .events import EventBus, LoomEvent, Stage, TraceRecorder
 from .patterns import DEFAULT_CARDS, PatternCard, detect_complexity
 from .routing_seam import FixedRouter, RouteDecision, Router
@@ -74,11 +77,14 @@ class WeavingOrchestrator:
     Args:
         store: the default store (the FixedRouter's).
         embedder, extractor: as for the crawler.
-        state_dir: where tool posteriors and the weave log live (None: memory only).
+        state_dir: where the weave log (and, without ``policy``, the policy state) live
+            (None: memory only).
         router: stage 3's decision maker; default: FixedRouter(store).
+        policy: the learner behind the tool choice (share it with a learned router);
+            default: one saved in ``state_dir/policy.json``.
         cards: per-level PatternCards.
         clock: monotonic seconds (inject a fake one to test budgets).
-        seed: seeds the tool sampler.
+        seed: seeds the default policy's sampler.
     """
 
     def __init__(
@@ -89,6 +95,7 @@ class WeavingOrchestrator:
         *,
         state_dir: str | Path | None = None,
         router: Router | None = None,
+        policy: Any = None,
         cards: Mapping[Complexity, PatternCard] | None = None,
         tools: ToolRegistry | None = None,
         bus: EventBus | None = None,
@@ -105,7 +112,13 @@ class WeavingOrchestrator:
         self.tools = tools or ToolRegistry()
         self.bus = bus or EventBus()
         self.clock = clock
-        self.chooser = ToolChooser(self.state_dir / "tool_bandit.json" if self.state_dir else None, seed=seed)
+        if policy is None:
+            from ..routing.policy import Policy
+
+            policy = Policy(self.state_dir / "policy.json" if self.state_dir else None, seed=seed)
+        self.policy = policy
+        self.chooser = ToolChooser(policy)
+        self._warm: set[str] = set()  # namespaces whose one-time warm-up is done
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._counts: dict[str, tuple[float, int]] = {}
         self.log = WeaveLog(self.state_dir / "weaves.jsonl") if self.state_dir else None
@@ -163,6 +176,7 @@ class WeavingOrchestrator:
         if budget_ms is not None and (not isinstance(budget_ms, (int, float)) or budget_ms <= 0):
             raise ValidationError("budget_ms must be a positive number")
         reference_time = to_timestamp(now, name="now")
+        await self._warm_up(namespace)
         weave_id = uuid.uuid4().hex
         recorder = TraceRecorder(weave_id)
         unsubscribe = self.bus.subscribe(recorder)
@@ -195,9 +209,9 @@ class WeavingOrchestrator:
 
             # 3 route
             async def route():
-                decision = self.router.select(query, card.complexity)
+                decision = self.router.select(query, card.plan)
                 return decision, {"arm": decision.arm, "strategy": decision.strategy, "backend": decision.store.name,
-                                  **{k: v for k, v in decision.info.items() if k in ("query_type", "posterior", "variant")}}
+                                  **{k: v for k, v in decision.info.items() if k in ("query_type", "explored", "posterior")}}
 
             decision: RouteDecision = await self._run_stage(weave_id, Stage.ROUTE, route)
 
@@ -243,10 +257,9 @@ class WeavingOrchestrator:
             except StoreError as exc:
                 # The arm's store failed: that is a failure for the router (traffic moves
                 # away), and the weave is retried once on another store if one is configured.
-                self.router.record(decision, weave_id=weave_id, latency_ms=(self.clock() - started) * 1000.0,
-                                   confidence=0.0, relevance=0.0, success=False, budget_ms=card.budget_ms)
+                await asyncio.to_thread(self.router.record, decision, success=False)
                 find_fallback = getattr(self.router, "fallback", None)
-                alternative = find_fallback(decision, card.complexity) if find_fallback is not None else None
+                alternative = find_fallback(decision, card.plan) if find_fallback is not None else None
                 if alternative is None:
                     raise
                 warnings.append(f"backend {decision.store.name!r} (arm {decision.arm}) failed: {exc}; "
@@ -282,9 +295,10 @@ class WeavingOrchestrator:
                     return card.tools[0], {"tool": card.tools[0], "skipped": True}
                 candidates = [t for t in card.tools if t in self.tools] + [t for t in self.tools.names() if t not in card.tools and t not in ("answer", "search", "summarize")]
                 chosen, info = self.chooser.choose(query, candidates)
-                return chosen, {"tool": chosen, **info}
+                return chosen, {"tool": chosen, "learned": True, **info}
 
             tool_name: str = await self._run_stage(weave_id, Stage.CONVERGE, converge)
+            tool_learned = tool is None and not budget.cut.count("converge")
 
             # 8 execute
             async def execute():
@@ -299,6 +313,8 @@ class WeavingOrchestrator:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a tool's failure is reported, not raised
+                    if tool_learned:
+                        self.chooser.outcome(tool_name, ok=False)
                     errors.append(f"tool {tool_name!r} failed: {type(exc).__name__}: {exc}")
                     fallback = ToolResult("", 0.0)
                     return fallback, {"tool": tool_name, "failed": True, "error": f"{type(exc).__name__}: {exc}"}
@@ -317,10 +333,7 @@ class WeavingOrchestrator:
 
             confidence = await self._run_stage(weave_id, Stage.SPACETIME, assemble)
             duration_ms = (self.clock() - started) * 1000.0
-            if decision.strategy != "fallback":  # a fallback's failed arm was recorded already
-                self.router.record(decision, weave_id=weave_id, latency_ms=duration_ms, confidence=confidence,
-                                   relevance=(context[0].score_parts.get("sim", 0.0) if context else 0.0),
-                                   success=not errors, budget_ms=card.budget_ms)
+            await asyncio.to_thread(self._record_outcome, decision, tool_name if tool_learned and not errors else None)
             await self._emit("weave", "end", weave_id, duration_ms=duration_ms,
                              data={"complexity": card.complexity.value, "tool": tool_name, "arm": decision.arm,
                                    "strategy": decision.strategy, "backend": decision.store.name,
@@ -337,14 +350,44 @@ class WeavingOrchestrator:
             routing=jsonable({"arm": decision.arm, "strategy": decision.strategy, **dict(decision.info)}),
             tool_output=jsonable(tool_result.data),
         )
-        await self._remember_weave(spacetime)
+        await self._remember_weave(spacetime, tool_learned=tool_learned)
         return spacetime
+
+    async def _warm_up(self, namespace: str) -> None:
+        """Pay one-time costs before the budget's clock: model load, first inference, first reads.
+
+        One unbudgeted probe crawl at the FULL plan touches every path a weave takes. A
+        failure here is left for the weave itself to report.
+        """
+        if namespace in self._warm:
+            return
+        self._warm.add(namespace)
+        warmup = getattr(self.embedder, "warmup", None)
+        try:
+            if warmup is not None:
+                await warmup()
+            crawler = MultipassCrawler(self.store, self.embedder, extractor=self.extractor, clock=self.clock)
+            await crawler.crawl("warm-up probe: who, what and where", SearchFilter(namespace=namespace),
+                                plan=self.cards[Complexity.FULL].plan)
+        except HoloLoomError:
+            pass
+
+    def _record_outcome(self, decision: RouteDecision, learned_tool: str | None) -> None:
+        """What every weave teaches: its arm (and the tool the policy chose) could serve."""
+        self.router.record(decision, success=True)
+        if learned_tool is not None:
+            self.chooser.outcome(learned_tool, ok=True)
+
+    def close(self) -> None:
+        """Save what the policy learned."""
+        self.policy.close()
 
     # -- feedback ----------------------------------------------------------------------
 
-    async def _remember_weave(self, st: Spacetime) -> None:
+    async def _remember_weave(self, st: Spacetime, *, tool_learned: bool) -> None:
         entry = {"id": st.id, "query": st.query, "namespace": st.namespace, "tool": st.tool, "arm": st.routing.get("arm"),
-                 "complexity": st.complexity.value, "created_at": st.created_at, "routing": dict(st.routing)}
+                 "complexity": st.complexity.value, "created_at": st.created_at, "routing": dict(st.routing),
+                 "tool_learned": tool_learned}
         self._recent[st.id] = entry
         while len(self._recent) > self._remember:
             self._recent.popitem(last=False)
@@ -382,7 +425,9 @@ class WeavingOrchestrator:
         With ``namespace``, only a weave of that namespace is found (another tenant's
         weave is reported as not found, as if it did not exist).
 
-        Updates the tool bandit (and the router, which may learn from it too).
+        Teaches the policy about the choices it made for that weave: the tool (unless the
+        caller forced it) and the arm (when routing is learned). Feedback given again for
+        the same weave in this process replaces the earlier one.
         """
         _check_weave_id(weave_id)
         if (reward is None) == (useful is None):
@@ -397,15 +442,28 @@ class WeavingOrchestrator:
         if namespace is not None and entry.get("namespace", namespace) != namespace:
             raise NotFoundError(f"no recent weave with id {weave_id}")
         reward = float(reward)
-        alpha, beta = self.chooser.update(entry["query"], entry["tool"], reward)
-        self.router.feedback(weave_id, reward, routing=entry.get("routing"))
+        previous = entry.get("feedback")
+        learned = _tool_was_learned(entry)
+        if learned:
+            await asyncio.to_thread(self.chooser.learn, entry["query"], entry["tool"], reward, replaces=previous)
+        await asyncio.to_thread(self.router.feedback, entry.get("routing") or {}, reward, replaces=previous)
+        entry["feedback"] = reward
+        alpha, beta = self.policy.posterior(TOOL_SPACE, intent_of(entry["query"]), entry["tool"])
         result = {"id": weave_id, "tool": entry["tool"], "reward": reward, "tool_posterior": {"alpha": alpha, "beta": beta},
-                  "arm": entry.get("arm")}
+                  "tool_learned": learned, "arm": entry.get("arm")}
         if self.feedback_log is not None:
             self.feedback_log.append({"spacetime_id": weave_id, "reward": reward, "tool": entry["tool"],
                                       "arm": entry.get("arm"), "timestamp": time.time()})
         await self._emit("feedback", "end", weave_id, data=result)
         return result
+
+
+def _tool_was_learned(entry: Mapping[str, Any]) -> bool:
+    """Whether the policy chose the weave's tool (not the caller, not a spent budget)."""
+    if "tool_learned" in entry:
+        return bool(entry["tool_learned"])
+    return any(s.get("stage") == Stage.CONVERGE.value and (s.get("data") or {}).get("learned")
+               for s in entry.get("stages") or ())
 
 
 def _pass_dict(p: PassReport) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Stage 3's seam: who decides which backend and strategy serve a query.
 
 The orchestrator asks a :class:`Router` for a :class:`RouteDecision` and reports the
-outcome back. The default, :class:`FixedRouter`, always answers with the one configured
-store and the card's own crawl plan; the learned ``RoutingOrchestrator`` plugs in here.
+outcome back. :class:`FixedRouter` always answers with the one configured store and the
+card's own crawl plan; :class:`~HoloLoom.routing.LearnedWeaveRouter` (the default) plugs in here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from ..crawl import CrawlPlan
 from ..memory.base import MemoryStore
-from ..types import Complexity
 
 __all__ = ["FixedRouter", "RouteDecision", "Router"]
 
@@ -30,27 +29,30 @@ class RouteDecision:
 
 
 class Router(Protocol):
-    def select(self, query: str, complexity: Complexity) -> RouteDecision: ...
+    def select(self, query: str, plan: CrawlPlan) -> RouteDecision:
+        """The arm for ``query`` at the level whose plan is ``plan``."""
+        ...
 
-    def record(self, decision: RouteDecision, *, weave_id: str, latency_ms: float, confidence: float,
-               relevance: float, success: bool, budget_ms: float) -> None: ...
+    def record(self, decision: RouteDecision, *, success: bool) -> None:
+        """Whether the arm could serve the weave (an error is ``success=False``): availability only."""
+        ...
 
-    def feedback(self, weave_id: str, reward: float, routing: Mapping[str, Any] | None = None) -> None:
-        """Explicit feedback; ``routing`` is the Spacetime's routing record (for weaves from before a restart)."""
+    def feedback(self, routing: Mapping[str, Any], reward: float, *, replaces: float | None = None) -> None:
+        """Explicit feedback on the weave whose Spacetime routing record is ``routing``."""
         ...
 
 
 class FixedRouter:
-    """One backend, the card's plan: the router before anything is learned."""
+    """One backend, the card's plan: what ``HOLOLOOM_ROUTING=fixed`` serves."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
 
-    def select(self, query: str, complexity: Complexity) -> RouteDecision:
+    def select(self, query: str, plan: CrawlPlan) -> RouteDecision:
         return RouteDecision(arm=self.store.name, strategy="fixed", store=self.store)
 
-    def record(self, decision: RouteDecision, **outcome: Any) -> None:
+    def record(self, decision: RouteDecision, *, success: bool) -> None:
         return None
 
-    def feedback(self, weave_id: str, reward: float, routing: Mapping[str, Any] | None = None) -> None:
+    def feedback(self, routing: Mapping[str, Any], reward: float, *, replaces: float | None = None) -> None:
         return None

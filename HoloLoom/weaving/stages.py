@@ -17,7 +17,7 @@ import numpy as np
 from ..embedding import Embedder, matryoshka
 from ..extraction import EntityExtractor, tokenize
 from ..types import ScoredShard
-from .convergence import intent_of
+from .query_types import intent_of
 
 __all__ = ["QueryFeatures", "extract_features", "fuse"]
 

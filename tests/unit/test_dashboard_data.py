@@ -45,11 +45,13 @@ def _texts(component) -> list[str]:
 
 @pytest.fixture
 async def woven(small_loom, home: Path) -> list[dict]:
+    # A generous budget: whether a 50 ms LITE weave is cut must not depend on what ran before
+    # (an earlier test that embedded the same question leaves it in the embedder's cache).
     for query, level in [("Who directed Maximum Overdrive?", "LITE"),
                          ("Where was the film directed by Stephen King shot?", "FAST"),
                          ("summarize the Recovery of Aristotle", "FULL"),
                          ("Which scholar lectured in the capital of France during the Recovery of Aristotle?", "RESEARCH")]:
-        await small_loom.weave(query, complexity=level)
+        await small_loom.weave(query, complexity=level, budget_ms=60_000)
     records = load_records(home)
     await small_loom.feedback(records[0]["id"], useful=True)
     return records
@@ -81,10 +83,10 @@ async def test_summary_of_real_weaves(woven: list[dict], home: Path) -> None:
     assert sum(summary["outcomes"]["ok"]) + sum(summary["outcomes"]["degraded"]) + sum(summary["outcomes"]["error"]) == 4
     assert summary["process"]["memory"] == {"default": {"x": summary["confidence"]["x"], "y": [8, 8, 8, 8]}}
     assert summary["kpis"]["memory_count"] == 8 and summary["kpis"]["processes"] == 1
-    # Feedback went to the tool bandit (the weave log does not carry feedback events yet).
+    # Feedback went to the policy's tool posteriors: a weave nobody rated uses the intent's tool.
     assert summary["kpis"]["bandit_feedback"] == 1.0 and summary["kpis"]["bandit_mean_reward"] == 1.0
-    intent_tools = summary["tool_posteriors"]
-    assert any(p["alpha"] > 3.0 for tools in intent_tools.values() for p in tools.values())
+    assert woven[0]["tool"] == "answer"
+    assert summary["tool_posteriors"] == {"answer": {"answer": {"alpha": 2.0, "beta": 1.0, "mean": 0.6667, "sd": 0.2357}}}
     # Newest first in the table, with ids for the click-through.
     assert [row["id"] for row in summary["table"]] == [r["id"] for r in reversed(woven)]
     figs = build_figures(summary)

@@ -45,8 +45,18 @@ from ._common import median, print_table, write_json
 __all__ = ["load_dataset", "passage_key", "run_quality", "score_rankings"]
 
 KS = (2, 5, 10)
+def _find_shared_data(name: str) -> str:
+    """``shared/data/NAME`` beside the checkout (or beside any directory above it: worktrees nest)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents[2:]:
+        candidate = parent / "shared" / "data" / name
+        if candidate.is_dir():
+            return str(candidate)
+    return str(here.parents[3] / "shared" / "data" / name)
+
+
 #: The repository sits beside ``shared/``; from a checkout this finds the HotpotQA set.
-DEFAULT_DATA = str(Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa-100")
+DEFAULT_DATA = _find_shared_data("hotpotqa-100")
 LEVELS = ("LITE", "FAST", "FULL", "RESEARCH")
 FEEDBACK_MODES = ("none", "gold")
 #: Seeds the question shuffle of ``--feedback gold`` and the default loom's samplers.

@@ -298,7 +298,7 @@ class WeavingOrchestrator:
                 return chosen, {"tool": chosen, "learned": True, **info}
 
             tool_name: str = await self._run_stage(weave_id, Stage.CONVERGE, converge)
-            tool_learned = tool is None and not budget.cut.count("converge")
+            tool_learned = tool is None and "converge" not in budget.cut  # the policy chose it
 
             # 8 execute
             async def execute():
@@ -314,7 +314,7 @@ class WeavingOrchestrator:
                     raise
                 except Exception as exc:  # a tool's failure is reported, not raised
                     if tool_learned:
-                        self.chooser.outcome(tool_name, ok=False)
+                        await asyncio.to_thread(self.chooser.outcome, tool_name, ok=False)
                     errors.append(f"tool {tool_name!r} failed: {type(exc).__name__}: {exc}")
                     fallback = ToolResult("", 0.0)
                     return fallback, {"tool": tool_name, "failed": True, "error": f"{type(exc).__name__}: {exc}"}

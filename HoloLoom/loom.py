@@ -55,7 +55,7 @@ class HoloLoom:
         extractor: EntityExtractor | None = None,
     ) -> None:
         if settings is None:
-            settings = Settings.from_env(home=Path(home) if home is not None else None, namespace=namespace)
+            settings = Settings.from_env(home=home, namespace=namespace)  # Settings validates both
         if home is not None:
             settings = settings.with_(home=home)  # Settings validates it
         if namespace is not None:

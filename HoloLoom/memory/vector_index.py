@@ -24,6 +24,7 @@ size and uses it whenever it holds the namespace (the quality benchmark's
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -39,6 +40,8 @@ EXACT_BELOW = 20_000
 MODES = ("auto", "exact", "ann")
 _RERANK_EXTRA = 16  # HNSW candidates beyond ``limit`` rescored exactly: recall for little cost
 _MAX_WIDEN = 65_536  # past this many candidates a filtered scan is cheaper than a wider graph search
+
+log = logging.getLogger("HoloLoom.memory")
 
 
 class VectorIndex:
@@ -94,6 +97,18 @@ class VectorIndex:
             self._indexer.start()
 
     def _index_forever(self) -> None:
+        """The indexer thread. If the graph cannot be built or extended (a broken install, no
+        memory), search falls back to exact for good: slower at scale, never wrong, and
+        nothing waits for a graph that will not come."""
+        try:
+            self._index_until_stopped()
+        except Exception:
+            log.warning("vector index: the HNSW graph failed; searching exactly from now on", exc_info=True)
+            with self._lock:
+                self.ann, self._building, self._pending, self.mode = None, False, [], "exact"
+                self._wake.notify_all()
+
+    def _index_until_stopped(self) -> None:
         while True:
             with self._lock:
                 while not self._stopping and not self._pending and not (self._building and self.ann is None):
@@ -127,6 +142,9 @@ class VectorIndex:
         matrix = self.file.matrix()
         for start in range(0, len(live), 8192):
             if self._stopping:  # closing: the next open builds it again
+                with self._lock:
+                    self._building = False
+                    self._wake.notify_all()
                 return
             part = live[start : start + 8192]
             ann.add(part, matrix[part])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 from collections import Counter
@@ -169,3 +170,18 @@ async def test_close_never_waits_for_the_graph_and_reopen_finishes_it(tmp_path, 
         assert [h.id for h in await store.vector_search(_vec(120), SearchFilter("ns"), limit=1)] == ["s120"]
         await store._run(store._vectors.flush)
         assert len(store._vectors.ann) == 140  # the 40 the saved graph lacked were indexed after reopening
+
+
+async def test_a_failing_graph_falls_back_to_exact_and_nothing_waits(tmp_path, monkeypatch, caplog) -> None:
+    def broken(self, *args: object) -> None:
+        raise MemoryError("no room for the graph")
+
+    monkeypatch.setattr("HoloLoom.memory.ann_index.AnnIndex.add", broken)
+    async with EmbeddedStore(tmp_path, exact_below=50) as store:
+        await store.add([_record(i) for i in range(100)])
+        await asyncio.wait_for(store._run(store._vectors.flush), 30)  # returns: no graph will come
+        assert (await store.health())["vector_search"] == "exact"
+        assert [h.id for h in await store.vector_search(_vec(77), SearchFilter("ns"), limit=1)] == ["s77"]
+        await store.add([_record(i) for i in range(100, 120)])
+        assert [h.id for h in await store.vector_search(_vec(110), SearchFilter("ns"), limit=1)] == ["s110"]
+    assert "searching exactly from now on" in caplog.text

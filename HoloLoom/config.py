@@ -81,6 +81,10 @@ class Settings:
     seed: int | None = None
     routing: str = "learned"
     vector_search: str = "auto"
+    #: Metadata keys whose values are entities a memory is about (who said it).
+    entity_keys: tuple[str, ...] = ("speaker",)
+    #: Metadata keys that together name a conversation thread (see HoloLoom.threads).
+    thread_keys: tuple[str, ...] = ("conversation", "session")
 
     def __post_init__(self) -> None:
         if isinstance(self.home, str) and not self.home.strip():
@@ -112,6 +116,11 @@ class Settings:
             raise ConfigurationError(
                 f"unknown vector_search {self.vector_search!r}: use one of {', '.join(VECTOR_SEARCHES)}"
             )
+        for name in ("entity_keys", "thread_keys"):
+            keys = getattr(self, name)
+            if isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys):
+                raise ConfigurationError(f"{name} must be a tuple of metadata key names")
+            object.__setattr__(self, name, tuple(keys))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -142,6 +151,8 @@ class Settings:
                     ) from exc
             elif f.name == "home":
                 values[f.name] = Path(raw)
+            elif f.name in ("entity_keys", "thread_keys"):
+                values[f.name] = tuple(part.strip() for part in raw.split(",") if part.strip())
             else:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})

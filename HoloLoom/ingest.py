@@ -20,6 +20,16 @@ from .embedding import Embedder
 from .errors import ValidationError
 from .extraction import EntityExtractor
 from .memory.base import MemoryStore, ShardRecord
+from .threads import (
+    DEFAULT_ENTITY_KEYS,
+    DEFAULT_THREAD_KEYS,
+    REPLY_TO,
+    THREAD,
+    ThreadTail,
+    metadata_entities,
+    speaker_prefix,
+    thread_of,
+)
 from .types import Document, MemoryShard, validate_namespace
 from .validation import EntityNames, Instant, Metadata, ShardId, Title, check, check_text
 
@@ -65,7 +75,13 @@ def _check_metadata(metadata: object, name: str = "metadata") -> dict[str, Any]:
 
 
 class Ingestor:
-    """Turns user input into stored shards."""
+    """Turns user input into stored shards.
+
+    Args:
+        entity_keys: metadata keys whose values are entities a memory is about (who said it).
+        thread_keys: metadata keys that together name a conversation thread; see
+            :mod:`HoloLoom.threads`.
+    """
 
     def __init__(
         self,
@@ -75,6 +91,8 @@ class Ingestor:
         *,
         chunk_chars: int = 1200,
         max_text_chars: int = 2_000_000,
+        entity_keys: Sequence[str] = DEFAULT_ENTITY_KEYS,
+        thread_keys: Sequence[str] = DEFAULT_THREAD_KEYS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -82,6 +100,8 @@ class Ingestor:
         self.extractor = extractor
         self.chunk_chars = chunk_chars
         self.max_text_chars = max_text_chars
+        self.entity_keys = tuple(entity_keys)
+        self.thread_keys = tuple(thread_keys)
         self.clock = clock
 
     def normalise(
@@ -145,13 +165,16 @@ class Ingestor:
         )
 
     def plan(self, docs: Sequence[Document], namespace: str) -> list[_Pending]:
-        """Chunk and extract; pure (no I/O), so a failure here writes nothing."""
+        """Chunk, extract and link turns within the batch; pure (no I/O), so a failure here writes nothing."""
         validate_namespace(namespace)
         now = self.clock()
         pending: dict[str, _Pending] = {}
+        last_turn: dict[str, str] = {}  # thread -> its latest shard in this batch
         for doc in docs:
             chunks = chunk_text(doc.text, self.chunk_chars)
             document_id = doc.id or (shard_id(namespace, doc.text) if len(chunks) > 1 else None)
+            thread = thread_of(doc.metadata, self.thread_keys)
+            about = self._about(doc, threaded=thread is not None)
             for index, chunk in enumerate(chunks):
                 if doc.id and len(chunks) == 1:
                     sid = doc.id
@@ -166,11 +189,17 @@ class Ingestor:
                     metadata["document_id"] = document_id
                     metadata["chunk_index"] = index
                     metadata["chunk_count"] = len(chunks)
+                if thread is not None:
+                    metadata[THREAD] = thread
+                    previous = last_turn.get(thread)
+                    if REPLY_TO not in doc.metadata and previous is not None and previous != sid:
+                        metadata[REPLY_TO] = previous
+                    last_turn[thread] = sid
                 found = self.extractor.entities(chunk)
                 names = tuple(dict.fromkeys([*(doc.entities or ()), *found]))
                 shard = MemoryShard(
                     id=sid, namespace=namespace, text=chunk, metadata=metadata, entities=names,
-                    about=(doc.title,) if doc.title else (), motifs=tuple(self.extractor.motifs(chunk)),
+                    about=about, motifs=tuple(self.extractor.motifs(chunk)),
                     created_at=now, occurred_at=float(doc.occurred_at) if doc.occurred_at is not None else now,
                 )
                 embed_text = f"{doc.title}\n{chunk}" if doc.title and doc.title not in chunk[:200] else chunk
@@ -200,8 +229,34 @@ class Ingestor:
             if writing is not None and not writing.done():
                 await asyncio.gather(writing, return_exceptions=True)
 
+    def _about(self, doc: Document, *, threaded: bool) -> tuple[str, ...]:
+        """What a memory is about: its title and who said it (declared metadata, or a "Name:" prefix in a thread)."""
+        who = metadata_entities(doc.metadata, self.entity_keys)
+        if not who and threaded:
+            who = [name for name in [speaker_prefix(doc.text)] if name]
+        return tuple(dict.fromkeys([*([doc.title] if doc.title else []), *who]))
+
+    async def _link_to_stored_turns(self, pending: list[_Pending], namespace: str) -> list[_Pending]:
+        """A thread's first turn in this batch replies to the thread's latest stored turn."""
+        heads = [p for p in pending if THREAD in p.shard.metadata and REPLY_TO not in p.shard.metadata]
+        if not heads:
+            return pending
+        tails = await ThreadTail(self.store).tails(
+            [p.shard.metadata[THREAD] for p in heads], namespace=namespace, batch_ids={p.shard.id for p in pending},
+        )
+        if not tails:
+            return pending
+        head_ids = {p.shard.id for p in heads}
+        out = []
+        for p in pending:
+            tail = tails.pop(p.shard.metadata[THREAD], None) if p.shard.id in head_ids else None
+            if tail is not None:
+                p = _Pending(replace(p.shard, metadata={**p.shard.metadata, REPLY_TO: tail}), p.embed_text, p.explicit_time)
+            out.append(p)
+        return out
+
     async def add(self, docs: Sequence[Document], namespace: str) -> AddResult:
-        pending = self.plan(docs, namespace)
+        pending = await self._link_to_stored_turns(self.plan(docs, namespace), namespace)
         existing = await self.store.existing_ids([p.shard.id for p in pending], namespace=namespace)
         stored = {s.id: s for s in await self.store.get(list(existing), namespace=namespace)} if existing else {}
         todo: list[_Pending] = []

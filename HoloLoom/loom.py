@@ -97,6 +97,7 @@ class HoloLoom:
             self._ingestor = Ingestor(
                 self.store, self.embedder, self.extractor,
                 chunk_chars=self.settings.chunk_chars, max_text_chars=self.settings.max_text_chars,
+                entity_keys=self.settings.entity_keys, thread_keys=self.settings.thread_keys,
             )
         return self._ingestor
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..extraction import about_keys, entity_key
+from ..threads import structural_keys
 from ..types import MemoryShard, SearchFilter
 
 __all__ = ["Hit", "Link", "MemoryStore", "ShardRecord", "shard_entity_keys"]
@@ -67,7 +68,9 @@ class Link:
 def shard_entity_keys(shard: MemoryShard) -> list[tuple[str, str]]:
     """The (entity key, relation) pairs a shard contributes to the graph.
 
-    Shared by every backend so the graph is the same whatever the engine.
+    Shared by every backend so the graph is the same whatever the engine. A threaded
+    turn also links to its thread and to the turn it replies to, under reserved keys
+    (see :mod:`HoloLoom.threads`), so every backend walks conversation structure too.
     """
     pairs: dict[tuple[str, str], None] = {}
     for title in shard.about:
@@ -77,6 +80,7 @@ def shard_entity_keys(shard: MemoryShard) -> list[tuple[str, str]]:
         key = entity_key(name)
         if key:
             pairs[(key, "mentions")] = None
+    pairs.update(dict.fromkeys(structural_keys(shard)))
     return list(pairs)
 
 

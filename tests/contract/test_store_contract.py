@@ -182,6 +182,26 @@ async def test_entity_lookup(store: MemoryStore) -> None:
     assert [l.degree for l in both] == sorted(l.degree for l in both) and both[0].entity == "leland"
 
 
+async def test_conversation_structure_is_walked_like_entities(store: MemoryStore) -> None:
+    """Thread and reply links (reserved keys, see HoloLoom.threads) ride on the same graph."""
+    thread = {"thread": "chat-1"}
+    await store.add([
+        record(1, metadata=thread, about=("Ana",)),
+        record(2, metadata={**thread, "reply_to": "s1"}, about=("Ben",)),
+        record(3, metadata={**thread, "reply_to": "s2"}, about=("Ana",)),
+        record(4, metadata={"thread": "chat-2"}),
+    ])
+    replies = {(l.target, l.entity, l.source_relation, l.target_relation, l.degree)
+               for l in await store.neighbors(["s2"], SearchFilter("ns")) if l.entity.startswith("turn:")}
+    assert replies == {("s1", "turn:s1", "mentions", "about", 2), ("s3", "turn:s2", "about", "mentions", 2)}
+    session = await store.entity_lookup(["thread:chat-1"], SearchFilter("ns"))
+    assert {l.target for l in session} == {"s1", "s2", "s3"} and {l.degree for l in session} == {3}
+    answer = await store.entity_lookup(["turn:s1"], SearchFilter("ns"))
+    assert {(l.target, l.target_relation) for l in answer} == {("s1", "about"), ("s2", "mentions")}
+    await store.delete(["s2"], namespace="ns")
+    assert [l.target for l in await store.entity_lookup(["turn:s1"], SearchFilter("ns"))] == ["s1"]
+
+
 async def test_namespaces_never_leak(store: MemoryStore) -> None:
     await store.add([
         record(1, "alice", entities=("Secret Project",), text="alice secret plans"),

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from HoloLoom import (
@@ -83,3 +85,51 @@ async def test_time_window(loom: HoloLoom) -> None:
     await loom.add("The launch was delayed in autumn.", occurred_at="2024-10-01")
     hits = await loom.recall("launch", since="2024-01-01", complexity="FULL")
     assert [h.shard.text for h in hits] == ["The launch was delayed in autumn."]
+
+
+def chat(session: int, *lines: tuple[str, str]) -> list:
+    from HoloLoom import Document
+
+    return [Document(text=f"{who}: {said}", id=f"D{session}:{i}", occurred_at="2023-05-08T13:56:00",
+                     metadata={"speaker": who, "session": session, "conversation": "c"})
+            for i, (who, said) in enumerate(lines, start=1)]
+
+
+async def test_the_answer_to_a_question_turn_is_reached_through_its_reply_link(loom: HoloLoom) -> None:
+    await loom.add([
+        *chat(1, ("Maria", "Great news John! How often do you all work out together with the kids?"),
+              ("John", "Thanks, Maria! Three times a week; it keeps us on track."),
+              ("Maria", "I baked a cake for the shelter yesterday.")),
+        *chat(2, ("John", "The campaign is going well, lots of door knocking."),
+              ("Maria", "I adopted a puppy called Coco.")),
+    ])
+    # One seed only (the question turn, the closest vector): its answer comes in by the reply link.
+    narrow = CrawlPlan(Complexity.LITE, (PassSpec(limit=5, threshold=-1.0),), seed_limit=1, lexical=False,
+                       query_entities=False)
+    result = await loom.crawl("How often does John work out with his family?", plan=narrow, limit=None)
+    found = {h.id: h for h in result.items}
+    assert set(found) == {"D1:1", "D1:2"}
+    assert "reply<-D1:1" in found["D1:2"].paths
+    # Read with the question it answers, the reply matches far better than alone.
+    assert found["D1:2"].score_parts["pair"] > found["D1:2"].score_parts["sim"] + 0.1
+    closed = await loom.crawl("How often does John work out with his family?", limit=None,
+                              plan=replace(narrow, replies=False))
+    assert [h.id for h in closed.items] == ["D1:1"]
+
+
+async def test_a_question_naming_a_speaker_prefers_what_that_speaker_said(loom: HoloLoom) -> None:
+    await loom.add([
+        *chat(1, ("Ana", "We went hiking in Sintra last weekend, beautiful trails."),
+              ("Ben", "Hiking is great, I went hiking in the Alps last weekend too.")),
+    ])
+    for name, expected in (("Ana", "D1:1"), ("Ben", "D1:2")):
+        items = (await loom.crawl(f"Where did {name} go hiking?", complexity="LITE", limit=2)).items
+        assert items[0].id == expected
+        assert items[0].score_parts["graph"] >= DEFAULT_PLANS[Complexity.LITE].weights.named
+
+
+def test_the_focus_query_drops_named_participants() -> None:
+    from HoloLoom.crawl import _strip_names
+
+    assert _strip_names("What did Caroline's mom and Melanie paint?", ["Caroline", "Melanie"]) == "What did mom and paint?"
+    assert _strip_names("Who is Annabel?", ["Anna"]) == "Who is Annabel?"

@@ -41,6 +41,14 @@ STOPWORDS = frozenset(
 # Lower-case words allowed *inside* a multi-word name ("Haymo of Faversham", "Leonardo da Vinci").
 _CONNECTORS = frozenset({"of", "the", "de", "da", "di", "del", "der", "van", "von", "la", "le", "du", "y", "bin", "al"})
 
+# Words that open a chat turn or a sentence and are never names ("Hey John" is John).
+_DISCOURSE = frozenset(
+    "hey hi hello thanks thank wow yeah yes yep yup oh ok okay congrats congratulations bye sorry please haha lol let"
+    .split()
+)
+# "I'm", "you're", "we've", "they'll", "I'd", "can't": a pronoun or a verb, never a name.
+_CONTRACTION_RE = re.compile(r"^(\w+)['’](?:m|re|ve|ll|d|t|s)$", re.IGNORECASE)
+
 _WORD_RE = re.compile(r"[\w][\w'’\-\.]*", re.UNICODE)
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 _QUOTED_RE = re.compile(r"[\"“”«»]([^\"“”«»]{2,80})[\"“”«»]")
@@ -166,6 +174,12 @@ class RuleBasedExtractor:
                 flush()
             if not word:
                 flush()
+                continue
+            contraction = _CONTRACTION_RE.match(word)
+            if contraction and (not word.endswith(("s", "S")) or contraction.group(1).casefold() in STOPWORDS | _DISCOURSE):
+                flush()  # "It's", "Let's", "I'm": not a possessive of a name
+                continue
+            if not current and at_sentence_start and word.casefold() in _DISCOURSE:
                 continue
             is_cap = word[0].isupper() or (word.isupper() and len(word) > 1)
             if is_cap and word.casefold() not in STOPWORDS | {"i"} or (is_cap and current):

@@ -64,3 +64,11 @@ def test_oversized_sentence_is_cut_at_words() -> None:
 
 def test_abbreviations_do_not_split_sentences() -> None:
     assert split_sentences("Dr. Smith met Mr. Jones. They talked.") == ["Dr. Smith met Mr. Jones.", "They talked."]
+
+
+def test_chat_openers_and_contractions_are_not_names() -> None:
+    ex = RuleBasedExtractor()
+    assert ex.entities("Hey John! It's great. I'm fine, Let's go to Paris.") == ["John", "Paris"]
+    assert ex.entities("Thanks, Maria! You're right, we can't wait.") == ["Maria"]
+    # A possessive inside a title is part of the name.
+    assert ex.entities("Arthur's Magazine was started in 1844.") == ["Arthur's Magazine"]

@@ -22,44 +22,29 @@ One crawl answers one question, in passes:
 3. **Rescore** everything found so far with one composite score and apply the pass's
    threshold and limit.
 
-The composite score (all terms in [0, 1], weights in :class:`CrawlWeights`):
-
-    score = sim * w_sim + lexical * w_lex + graph * w_graph + pair * w_pair
-            + log1p(paths - 1) * w_paths + recency * w_recency
-
-- ``sim``: cosine similarity of the shard to the query (its focus, when it has one);
-- ``lexical``: its BM25 score relative to the best BM25 score of the query; a reply
-  keeps the better of its own and that of the turn it answers;
-- ``graph``: how strongly a well-scored item links to it (parent score x link weight,
-  where rare entities weigh more than hubs and "about" links more than shared mentions);
-  at least ``named`` when the shard is about an entity the query names, however common;
-- ``pair``: how well the shard *together with* the item that led to it (or the turn it
-  answers) covers the query (cosine of the query with their mean vector), which is what
-  a two-hop answer, or a reply, needs;
-- ``paths``: how many distinct routes reached it (weight 0 by default: measured, routes
-  count how the crawler happened to reach an item, e.g. its own vector and a reply link,
-  not how relevant it is);
-- ``recency``: newer memories score a little higher (half-life configurable).
-
-Every returned :class:`~HoloLoom.types.ScoredShard` records the pass that first found it,
+The composite score that ranks what was found is described in
+:mod:`HoloLoom.crawl_scoring`. Every returned :class:`~HoloLoom.types.ScoredShard` records the pass that first found it,
 every path that reached it and the parts of its score.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .crawl_plans import DEFAULT_PLANS, CrawlPlan, CrawlWeights, PassSpec
+from .crawl_scoring import Candidate, CrawlState, link_weight, score_all, scored_shard
 from .embedding import Embedder
+from .event_dates import asks_when
 from .extraction import EntityExtractor, RuleBasedExtractor, about_keys, entity_key
-from .memory.base import Hit, Link, MemoryStore
-from .threads import REPLY_TO, THREAD, link_kind, turn_key
-from .types import Complexity, MemoryShard, ScoredShard, SearchFilter
+from .memory.base import Hit, MemoryStore
+from .threads import THREAD, turn_key
+from .timephrases import query_window
+from .types import Complexity, ScoredShard, SearchFilter
 
 __all__ = [
     "CrawlPlan",
@@ -70,97 +55,6 @@ __all__ = [
     "PassReport",
     "PassSpec",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class PassSpec:
-    """One crawl pass.
-
-    Attributes:
-        limit: how many items survive the pass (the rest are dropped).
-        threshold: items whose composite score is below this are dropped.
-        beam: how many of the best items the *next* pass expands from.
-    """
-
-    limit: int
-    threshold: float
-    beam: int = 4
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlWeights:
-    """Weights of the composite score; see the module docstring.
-
-    ``named`` is the least ``graph`` of a shard about an entity the query names;
-    ``reply`` and ``thread`` weigh links between a turn and the turn it answers, and
-    between turns of one session (0: not followed in expansion passes; replies still
-    join in pass 1 and count through ``pair`` and ``lexical``).
-    """
-
-    sim: float = 1.0
-    lexical: float = 0.35
-    graph: float = 1.0
-    pair: float = 0.6
-    paths: float = 0.0
-    recency: float = 0.02
-    recency_half_life_days: float = 365.0
-    named: float = 0.2
-    reply: float = 0.0
-    thread: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlPlan:
-    """How hard to crawl at one complexity level.
-
-    ``replies``: pass 1 brings each seed's reply neighbours; ``focus``: a query naming a
-    participant is embedded again without the name (one more query embedding).
-    """
-
-    complexity: Complexity
-    passes: tuple[PassSpec, ...]
-    seed_limit: int = 20
-    lexical: bool = True
-    query_entities: bool = True
-    vector_expansion: int = 5
-    max_degree: int = 48
-    replies: bool = True
-    focus: bool = True
-    weights: CrawlWeights = field(default_factory=CrawlWeights)
-
-
-# Tuned on hotpotqa-100 by level (never per question); see benchmarks/quality.py.
-DEFAULT_PLANS: Mapping[Complexity, CrawlPlan] = {
-    # One pass: fused dense + lexical seeds, and shards about entities the query names.
-    Complexity.LITE: CrawlPlan(Complexity.LITE, (PassSpec(limit=10, threshold=0.1),), seed_limit=10),
-    # Later passes expand from fewer, better items: a wide beam deep in the crawl mostly adds noise.
-    Complexity.FAST: CrawlPlan(Complexity.FAST, (PassSpec(limit=20, threshold=0.1, beam=3),
-                                                 PassSpec(limit=10, threshold=0.1)), seed_limit=15),
-    Complexity.FULL: CrawlPlan(Complexity.FULL, (PassSpec(limit=25, threshold=0.1, beam=3),
-                                                 PassSpec(limit=20, threshold=0.1, beam=2),
-                                                 PassSpec(limit=10, threshold=0.1)), seed_limit=20),
-    Complexity.RESEARCH: CrawlPlan(Complexity.RESEARCH, (PassSpec(limit=30, threshold=0.1, beam=3),
-                                                         PassSpec(limit=25, threshold=0.1, beam=2),
-                                                         PassSpec(limit=20, threshold=0.1, beam=2),
-                                                         PassSpec(limit=10, threshold=0.1)), seed_limit=30),
-}
-
-
-@dataclass(slots=True)
-class _Candidate:
-    id: str
-    found_in_pass: int
-    paths: set[str] = field(default_factory=set)
-    sim: float = 0.0
-    lexical: float = 0.0
-    graph: float = 0.0
-    pair: float = 0.0
-    recency: float = 0.0
-    score: float = 0.0
-    parents: dict[str, float] = field(default_factory=dict)  # beam items that led here
-
-    def remember_parent(self, parent_id: str, strength: float) -> None:
-        self.parents[parent_id] = max(self.parents.get(parent_id, 0.0), strength)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,56 +76,11 @@ class CrawlResult:
     stopped_early: bool = False
 
 
-_LINK_WEIGHT = {
-    ("mentions", "about"): 1.0,   # the item names an entity this shard is about: a bridge
-    ("about", "mentions"): 0.7,   # this shard names what the item is about
-    ("mentions", "mentions"): 0.5,  # both mention the same entity
-    ("about", "about"): 0.6,      # two shards about the same thing
-    ("query", "about"): 1.0,      # the query names what this shard is about
-    ("query", "mentions"): 0.4,
-}
-
-
-def _link_weight(link: Link, weights: CrawlWeights) -> float:
-    kind = link_kind(link.entity)
-    if kind == "reply":  # a turn and the turn it answers: one specific link, never a hub
-        return weights.reply
-    if kind == "thread":  # same session: weak, and weaker the longer the session
-        return weights.thread / math.log2(1.0 + max(1, link.degree))
-    base = _LINK_WEIGHT.get((link.source_relation, link.target_relation), 0.3)
-    # Rare entities carry specific connections; hubs ("American") carry little.
-    return base / math.log2(1.0 + max(1, link.degree))
-
-
 def _strip_names(query: str, names: Sequence[str]) -> str:
     """The query without the given names (and their possessive 's)."""
     for name in sorted(names, key=len, reverse=True):
         query = re.sub(rf"(?<!\w){re.escape(name)}(?:['’]s)?(?!\w)", " ", query, flags=re.IGNORECASE)
     return " ".join(query.split())
-
-
-@dataclass(slots=True)
-class _State:
-    """Everything one crawl has found so far."""
-
-    qvec: np.ndarray
-    cands: dict[str, _Candidate] = field(default_factory=dict)
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    shards: dict[str, MemoryShard] = field(default_factory=dict)
-    lexical: dict[str, float] = field(default_factory=dict)  # every lexical hit, relative to the best
-    query_keys: set[str] = field(default_factory=set)
-
-    def touch(self, cid: str, number: int, path: str) -> _Candidate:
-        cand = self.cands.get(cid)
-        if cand is None:
-            cand = self.cands[cid] = _Candidate(cid, number)
-        cand.paths.add(path)
-        return cand
-
-    def reply_to(self, cid: str) -> str | None:
-        shard = self.shards.get(cid)
-        target = shard.metadata.get(REPLY_TO) if shard is not None else None
-        return target if isinstance(target, str) and target != cid else None
 
 
 class MultipassCrawler:
@@ -284,10 +133,10 @@ class MultipassCrawler:
         plan = plan or self.plan_for(complexity)
         if query_vector is None:
             query_vector = (await self.embedder.embed([query]))[0]
-        state = _State(qvec=np.asarray(query_vector, dtype=np.float32))
+        state = CrawlState(qvec=np.asarray(query_vector, dtype=np.float32))
         reports: list[PassReport] = []
         stopped_early = False
-        survivors: list[_Candidate] = []
+        survivors: list[Candidate] = []
         for number, spec in enumerate(plan.passes, start=1):
             if number > 1 and deadline is not None and self.clock() >= deadline:
                 stopped_early = True
@@ -300,7 +149,7 @@ class MultipassCrawler:
                 beam = sorted(survivors, key=lambda c: c.score, reverse=True)[: plan.passes[number - 2].beam]
                 await self._expand(state, beam, number, flt, plan)
                 await self._fetch(state, flt)
-            self._score(state, plan.weights)
+            score_all(state, plan.weights)
             ranked = sorted(state.cands.values(), key=lambda c: (-c.score, c.id))
             passing = [c for c in ranked if c.score >= spec.threshold]
             survivors = passing[: spec.limit]
@@ -315,10 +164,10 @@ class MultipassCrawler:
             # Only survivors go on: what a pass drops is not rescued by a later one.
             state.cands = {c.id: c for c in survivors}
         final = survivors[: limit] if limit is not None else survivors
-        items = [_scored(state.shards[c.id], c) for c in final if c.id in state.shards]
+        items = [scored_shard(state.shards[c.id], c) for c in final if c.id in state.shards]
         return CrawlResult(items=items, passes=reports, stopped_early=stopped_early)
 
-    async def _seed(self, state: _State, query: str, flt: SearchFilter, plan: CrawlPlan) -> None:
+    async def _seed(self, state: CrawlState, query: str, flt: SearchFilter, plan: CrawlPlan) -> None:
         """Pass 1: vector, lexical and named-entity seeds; then the query's focus and the seeds' replies."""
         for h in await self.store.vector_search(state.qvec, flt, limit=plan.seed_limit):
             state.touch(h.id, 1, "vector")
@@ -334,15 +183,28 @@ class MultipassCrawler:
             links = await self.store.entity_lookup(sorted(state.query_keys), flt, max_degree=plan.max_degree)
             for link in links:
                 cand = state.touch(link.target, 1, f"entity:{link.entity}")
-                cand.graph = max(cand.graph, _link_weight(link, plan.weights))
+                cand.graph = max(cand.graph, link_weight(link, plan.weights))
         await self._fetch(state, flt)
         if plan.focus:
             await self._focus(state, query, names, flt, plan)
         if plan.replies:
             await self._follow_replies(state, list(state.cands), 1, flt)
             await self._fetch(state, flt)
+        self._when(state, query)
 
-    async def _focus(self, state: _State, query: str, names: Sequence[str], flt: SearchFilter, plan: CrawlPlan) -> None:
+    def _when(self, state: CrawlState, query: str) -> None:
+        """What the query asks of time: a date ("When did ...") and/or a period ("in July 2023").
+
+        A period without a year is the latest one before the newest memory found, so
+        "in July" means the July of the memories, not of the day the question is asked.
+        """
+        state.asks_when = asks_when(query)
+        newest = max((s.occurred_at for s in state.shards.values()), default=None)
+        phrase = query_window(query, now=newest) if newest is not None else None
+        if phrase is not None:
+            state.window = (phrase.since, phrase.until)
+
+    async def _focus(self, state: CrawlState, query: str, names: Sequence[str], flt: SearchFilter, plan: CrawlPlan) -> None:
         """When the query names who said something, match what was said without the name.
 
         A participant (an entity a memory is about other than its title: a speaker) is
@@ -361,7 +223,7 @@ class MultipassCrawler:
             state.touch(h.id, 1, "vector-focus")
         await self._fetch(state, flt)
 
-    async def _follow_replies(self, state: _State, ids: Sequence[str], number: int, flt: SearchFilter) -> None:
+    async def _follow_replies(self, state: CrawlState, ids: Sequence[str], number: int, flt: SearchFilter) -> None:
         """Add the turn each item answers and the turns that answer it (reply links)."""
         threaded = [cid for cid in ids if cid in state.shards and state.reply_to(cid) is not None]
         threaded += [cid for cid in ids if cid in state.shards and THREAD in state.shards[cid].metadata]
@@ -376,13 +238,13 @@ class MultipassCrawler:
             if link.target_relation == "mentions":
                 state.touch(link.target, number, f"reply<-{link.source.removeprefix('turn:')}")
 
-    async def _expand(self, state: _State, beam: list[_Candidate], number: int, flt: SearchFilter, plan: CrawlPlan) -> None:
+    async def _expand(self, state: CrawlState, beam: list[Candidate], number: int, flt: SearchFilter, plan: CrawlPlan) -> None:
         """Passes 2+: follow the beam's graph links and its own vectors."""
         parent_score = {c.id: c.score for c in beam}
         links = await self.store.neighbors([c.id for c in beam], flt, max_degree=plan.max_degree)
         top_parent = max(parent_score.values(), default=1.0) or 1.0
         for link in links:
-            weight = _link_weight(link, plan.weights)
+            weight = link_weight(link, plan.weights)
             if weight <= 0.0:
                 continue  # a kind of link this plan does not follow (session neighbours by default)
             cand = state.touch(link.target, number, f"{link.source_relation}-{link.target_relation}:{link.entity}<-{link.source}")
@@ -405,7 +267,7 @@ class MultipassCrawler:
             return await many(vectors, flt, limit=limit)
         return [await self.store.vector_search(v, flt, limit=limit) for v in vectors]
 
-    async def _fetch(self, state: _State, flt: SearchFilter) -> None:
+    async def _fetch(self, state: CrawlState, flt: SearchFilter) -> None:
         """Load what scoring needs: the vectors and shards of new items."""
         missing = [cid for cid in state.cands if cid not in state.vectors]
         if missing:
@@ -416,47 +278,8 @@ class MultipassCrawler:
         if need:
             state.shards.update({s.id: s for s in await self.store.get(need, namespace=flt.namespace)})
 
-    def _score(self, state: _State, w: CrawlWeights) -> None:
-        cands, vectors, shards, qvec = state.cands, state.vectors, state.shards, state.qvec
-        if not cands:
-            return
-        ids = list(cands)
-        sims = np.stack([vectors[i] for i in ids]) @ qvec
-        newest = max((shards[i].occurred_at for i in ids if i in shards), default=0.0)
-        half_life = w.recency_half_life_days * 86400.0
-        for i, cid in enumerate(ids):
-            c = cands[cid]
-            c.sim = float(sims[i])
-            shard = shards.get(cid)
-            answered = state.reply_to(cid)
-            lexical = state.lexical.get(cid, c.lexical)
-            if answered is not None and answered in vectors:
-                # A reply is read with the turn it answers: their words and their meaning together.
-                c.remember_parent(answered, 0.0)
-                lexical = max(lexical, state.lexical.get(answered, 0.0))
-            c.lexical = lexical
-            if shard is not None and state.query_keys and any(
-                k in state.query_keys for name in shard.about for k in about_keys(name)
-            ):
-                c.graph = max(c.graph, w.named)  # about someone the query names, however common
-            pair = 0.0
-            for parent_id in c.parents:
-                pvec = vectors.get(parent_id)
-                if pvec is None:
-                    continue
-                mean = pvec + vectors[cid]
-                pair = max(pair, float(mean @ qvec) / (float(np.linalg.norm(mean)) or 1.0))
-            c.pair = pair
-            age = newest - shard.occurred_at if shard is not None else 0.0
-            c.recency = 0.5 ** (age / half_life) if half_life > 0 else 0.0
-            c.score = (
-                w.sim * c.sim + w.lexical * c.lexical + w.graph * c.graph
-                + w.pair * max(0.0, c.pair - c.sim)
-                + w.paths * math.log1p(len(c.paths) - 1) + w.recency * c.recency
-            )
 
-
-def _path_counts(state: _State, before: set[str]) -> dict[str, int]:
+def _path_counts(state: CrawlState, before: set[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for cid, c in state.cands.items():
         if cid not in before:
@@ -464,11 +287,3 @@ def _path_counts(state: _State, before: set[str]) -> dict[str, int]:
                 kind = p.split(":", 1)[0].split("<-", 1)[0]
                 counts[kind] = counts.get(kind, 0) + 1
     return counts
-
-
-def _scored(shard: MemoryShard, c: _Candidate) -> ScoredShard:
-    return ScoredShard(
-        shard=shard, score=round(c.score, 6), found_in_pass=c.found_in_pass, paths=tuple(sorted(c.paths)),
-        score_parts={"sim": round(c.sim, 6), "lexical": round(c.lexical, 6), "graph": round(c.graph, 6),
-                     "pair": round(c.pair, 6), "paths": float(len(c.paths)), "recency": round(c.recency, 6)},
-    )

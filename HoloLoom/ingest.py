@@ -18,6 +18,7 @@ from typing import Any
 from .chunking import chunk_text
 from .embedding import Embedder
 from .errors import ValidationError
+from .event_dates import EVENT_DATES, stated_dates
 from .extraction import EntityExtractor
 from .memory.base import MemoryStore, ShardRecord
 from .threads import (
@@ -195,6 +196,9 @@ class Ingestor:
                     if REPLY_TO not in doc.metadata and previous is not None and previous != sid:
                         metadata[REPLY_TO] = previous
                     last_turn[thread] = sid
+                    dates = stated_dates(chunk, at=doc.occurred_at if doc.occurred_at is not None else now)
+                    if dates:
+                        metadata[EVENT_DATES] = dates
                 found = self.extractor.entities(chunk)
                 names = tuple(dict.fromkeys([*(doc.entities or ()), *found]))
                 shard = MemoryShard(

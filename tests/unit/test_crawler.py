@@ -33,7 +33,7 @@ async def test_every_item_has_provenance_and_no_duplicates(small_loom: HoloLoom)
     assert len(ids) == len(set(ids))
     for h in result.items:
         assert 1 <= h.found_in_pass <= 4 and h.paths
-        assert set(h.score_parts) == {"sim", "lexical", "graph", "pair", "paths", "recency"}
+        assert set(h.score_parts) == {"sim", "lexical", "graph", "pair", "paths", "recency", "time"}
     scores = [h.score for h in result.items]
     assert scores == sorted(scores, reverse=True)
     recovery = next(h for h in result.items if h.shard.title == "Recovery of Aristotle")

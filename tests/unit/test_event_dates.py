@@ -1,0 +1,50 @@
+"""Event dates inside conversation turns, and what a question asks of time."""
+
+import math
+
+from HoloLoom import Document, HoloLoom
+from HoloLoom.event_dates import asks_when, intervals_of, overlaps, stated_dates
+from HoloLoom.types import to_timestamp
+
+SAID = to_timestamp("2023-05-08T13:56:00")
+
+
+def test_relative_phrases_are_resolved_against_when_the_turn_was_said() -> None:
+    assert stated_dates("I went to a support group yesterday.", at=SAID) == ["2023-05-07/2023-05-08"]
+    assert stated_dates("We painted it last year, and again two weeks ago.", at=SAID) == [
+        "2022-01-01/2023-01-01", "2023-04-21/2023-04-28"]  # the week two weeks back
+    assert stated_dates("Thanks, that was so kind of you!", at=SAID) == []  # no time word: not parsed
+
+
+def test_stored_intervals_read_back_with_open_ends_and_junk_ignored() -> None:
+    got = intervals_of({"event_dates": ["2023-05-07/2023-05-08", "2023-01-01/..", "junk", 5]})
+    assert got[0] == (to_timestamp("2023-05-07"), to_timestamp("2023-05-08"))
+    assert got[1] == (to_timestamp("2023-01-01"), math.inf) and len(got) == 2
+    assert intervals_of({}) == [] and intervals_of({"event_dates": "2023"}) == []
+    assert overlaps(got[:1], to_timestamp("2023-05-01"), to_timestamp("2023-05-31"))
+    assert not overlaps(got[:1], to_timestamp("2023-06-01"), None)
+    assert overlaps(got[1:], to_timestamp("2030-01-01"), None)
+
+
+def test_when_questions_are_recognised() -> None:
+    for q in ("When did Caroline go to the support group?", "What year did Jon open his studio?",
+              "How long ago did Maria adopt Coco?", "In what year was it founded?"):
+        assert asks_when(q), q
+    for q in ("What did Caroline research?", "Where did they go when it rained?"):
+        assert not asks_when(q), q
+
+
+async def test_turns_store_the_dates_they_tell_of_and_when_questions_prefer_them(loom: HoloLoom) -> None:
+    meta = {"conversation": "c", "session": 1}
+    await loom.add([
+        Document(text="Caroline: I love going to the support group, it keeps me going.", id="t1",
+                 occurred_at="2023-05-08T13:56:00", metadata={**meta, "speaker": "Caroline"}),
+        Document(text="Caroline: I went to the support group yesterday and it was powerful.", id="t2",
+                 occurred_at="2023-05-08T13:56:00", metadata={**meta, "speaker": "Caroline"}),
+    ])
+    assert "event_dates" not in (await loom.get("t1")).metadata
+    assert (await loom.get("t2")).metadata["event_dates"] == ["2023-05-07/2023-05-08"]
+    hits = await loom.recall("When did Caroline go to the support group?", complexity="LITE")
+    assert hits[0].id == "t2" and hits[0].score_parts["time"] > 0 == hits[1].score_parts["time"]
+    plain = await loom.get((await loom.add("I went to the dentist yesterday.")).ids[0])
+    assert "event_dates" not in plain.metadata  # only conversation turns are read

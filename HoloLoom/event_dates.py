@@ -28,13 +28,16 @@ __all__ = ["EVENT_DATES", "asks_when", "intervals_of", "overlaps", "stated_dates
 #: Metadata key holding the dates of the events a memory tells of.
 EVENT_DATES = "event_dates"
 
-_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
-# Every phrase timephrases can find contains one of these words, so a text without any
-# is not parsed at all (most turns of a conversation).
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+# Every phrase timephrases can find contains one of these words ("last", "next", "this"
+# only ever qualify one of them), so a text without any is not parsed at all: most turns.
 _TRIGGER = re.compile(
-    rf"\b(?:yesterday|today|tonight|tomorrow|ago|last|next|this|past|week|weeks|weekend|weekends|month|months|"
-    rf"year|years|(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:{_MONTHS})[a-z]*|spring|summer|autumn|fall|winter|"
-    rf"(?:19|20)\d\d)\b",
+    rf"\b(?:yesterday|today|tonight|tomorrow|ago|days?|weeks?|weekends?|months?|years?|"
+    rf"(?:mon|tues|wednes|thurs|fri|satur|sun)days?|{_MONTHS}|spring|summer|autumn|fall|winter|"
+    rf"q[1-4]|(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
 _WHEN = re.compile(

@@ -39,11 +39,10 @@ import numpy as np
 from .crawl_plans import DEFAULT_PLANS, CrawlPlan, CrawlWeights, PassSpec
 from .crawl_scoring import Candidate, CrawlState, link_weight, score_all, scored_shard
 from .embedding import Embedder
-from .event_dates import asks_when
+from .event_dates import asks_when, query_period
 from .extraction import EntityExtractor, RuleBasedExtractor, about_keys, entity_key
 from .memory.base import Hit, MemoryStore
 from .threads import THREAD, turn_key
-from .timephrases import query_window
 from .types import Complexity, ScoredShard, SearchFilter
 
 __all__ = [
@@ -188,7 +187,7 @@ class MultipassCrawler:
         if plan.focus:
             await self._focus(state, query, names, flt, plan)
         if plan.replies:
-            await self._follow_replies(state, list(state.cands), 1, flt)
+            await self._follow_replies(state, list(state.cands), 1, flt, plan)
             await self._fetch(state, flt)
         self._when(state, query)
 
@@ -200,9 +199,8 @@ class MultipassCrawler:
         """
         state.asks_when = asks_when(query)
         newest = max((s.occurred_at for s in state.shards.values()), default=None)
-        phrase = query_window(query, now=newest) if newest is not None else None
-        if phrase is not None:
-            state.window = (phrase.since, phrase.until)
+        if newest is not None:
+            state.window = query_period(query, now=newest)
 
     async def _focus(self, state: CrawlState, query: str, names: Sequence[str], flt: SearchFilter, plan: CrawlPlan) -> None:
         """When the query names who said something, match what was said without the name.
@@ -223,18 +221,20 @@ class MultipassCrawler:
             state.touch(h.id, 1, "vector-focus")
         await self._fetch(state, flt)
 
-    async def _follow_replies(self, state: CrawlState, ids: Sequence[str], number: int, flt: SearchFilter) -> None:
+    async def _follow_replies(
+        self, state: CrawlState, ids: Sequence[str], number: int, flt: SearchFilter, plan: CrawlPlan
+    ) -> None:
         """Add the turn each item answers and the turns that answer it (reply links)."""
-        threaded = [cid for cid in ids if cid in state.shards and state.reply_to(cid) is not None]
-        threaded += [cid for cid in ids if cid in state.shards and THREAD in state.shards[cid].metadata]
+        threaded = [cid for cid in dict.fromkeys(ids) if cid in state.shards
+                    and (state.reply_to(cid) is not None or THREAD in state.shards[cid].metadata)]
         if not threaded:
             return
-        for cid in dict.fromkeys(threaded):
+        for cid in threaded:
             prev = state.reply_to(cid)
             if prev is not None:
                 state.touch(prev, number, f"replied-by<-{cid}")
-        keys = [turn_key(cid) for cid in dict.fromkeys(threaded)]
-        for link in await self.store.entity_lookup(keys, flt, max_degree=64, limit=4 * len(keys)):
+        keys = [turn_key(cid) for cid in threaded]
+        for link in await self.store.entity_lookup(keys, flt, max_degree=plan.max_degree, limit=4 * len(keys)):
             if link.target_relation == "mentions":
                 state.touch(link.target, number, f"reply<-{link.source.removeprefix('turn:')}")
 

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .timephrases import find_time_phrases
+from .timephrases import find_time_phrases, query_window
 
-__all__ = ["EVENT_DATES", "asks_when", "intervals_of", "overlaps", "stated_dates"]
+__all__ = ["EVENT_DATES", "asks_when", "intervals_of", "overlaps", "query_period", "stated_dates"]
 
 #: Metadata key holding the dates of the events a memory tells of.
 EVENT_DATES = "event_dates"
@@ -88,6 +88,17 @@ def overlaps(intervals: Iterable[tuple[float, float]], since: float | None, unti
     lo = -math.inf if since is None else since
     hi = math.inf if until is None else until
     return any(start <= hi and end > lo for start, end in intervals)
+
+
+def query_period(query: str, *, now: float) -> tuple[float | None, float | None] | None:
+    """The period a question names ("in July 2023", "last week"), as ``(since, until)``, or None.
+
+    The trigger test first: most questions name no period and cost no parsing.
+    """
+    if not _TRIGGER.search(query):
+        return None
+    phrase = query_window(query, now=now)
+    return (phrase.since, phrase.until) if phrase is not None else None
 
 
 def asks_when(query: str) -> bool:

@@ -191,7 +191,7 @@ class Ingestor:
                     metadata["chunk_index"] = index
                     metadata["chunk_count"] = len(chunks)
                 if thread is not None:
-                    metadata[THREAD] = thread
+                    metadata.setdefault(THREAD, thread)  # a caller's own thread id stays as given
                     previous = last_turn.get(thread)
                     if REPLY_TO not in doc.metadata and previous is not None and previous != sid:
                         metadata[REPLY_TO] = previous
@@ -242,18 +242,19 @@ class Ingestor:
 
     async def _link_to_stored_turns(self, pending: list[_Pending], namespace: str) -> list[_Pending]:
         """A thread's first turn in this batch replies to the thread's latest stored turn."""
-        heads = [p for p in pending if THREAD in p.shard.metadata and REPLY_TO not in p.shard.metadata]
+        thread_id = {p.shard.id: thread_of(p.shard.metadata, ()) for p in pending}  # the stored thread, as text
+        heads = [p for p in pending if thread_id[p.shard.id] is not None and REPLY_TO not in p.shard.metadata]
         if not heads:
             return pending
         tails = await ThreadTail(self.store).tails(
-            [p.shard.metadata[THREAD] for p in heads], namespace=namespace, batch_ids={p.shard.id for p in pending},
+            [thread_id[p.shard.id] for p in heads], namespace=namespace, batch_ids={p.shard.id for p in pending},
         )
         if not tails:
             return pending
         head_ids = {p.shard.id for p in heads}
         out = []
         for p in pending:
-            tail = tails.pop(p.shard.metadata[THREAD], None) if p.shard.id in head_ids else None
+            tail = tails.pop(thread_id[p.shard.id], None) if p.shard.id in head_ids else None
             if tail is not None:
                 p = _Pending(replace(p.shard, metadata={**p.shard.metadata, REPLY_TO: tail}), p.embed_text, p.explicit_time)
             out.append(p)

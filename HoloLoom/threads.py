@@ -88,9 +88,9 @@ def link_kind(key: str) -> str:
 def structural_keys(shard: MemoryShard) -> list[tuple[str, str]]:
     """The (key, relation) pairs a shard's thread and reply contribute to the graph."""
     pairs: list[tuple[str, str]] = []
-    thread = shard.metadata.get(THREAD)
+    thread = _scalar(shard.metadata.get(THREAD))
     reply_to = shard.metadata.get(REPLY_TO)
-    if isinstance(thread, str) and thread:
+    if thread:
         pairs.append((thread_key(thread), "about"))
     if isinstance(reply_to, str) and reply_to and reply_to != shard.id:
         pairs.append((turn_key(reply_to), "mentions"))
@@ -105,11 +105,18 @@ def thread_of(metadata: Mapping[str, Any], thread_keys: Sequence[str]) -> str | 
     Key names are part of the identity, so session 3 of one conversation is not session
     3 of another when both keys are present, and ``{"session": 3}`` alone is its own thread.
     """
-    given = metadata.get(THREAD)
-    if isinstance(given, str) and given.strip():
+    given = _scalar(metadata.get(THREAD))
+    if given:
         return given
     values = {k: metadata[k] for k in thread_keys if metadata.get(k) not in (None, "")}
     return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if values else None
+
+
+def _scalar(value: object) -> str | None:
+    """A caller's thread id as text: strings and integers name a thread; anything else does not."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value) if str(value).strip() else None
 
 
 def metadata_entities(metadata: Mapping[str, Any], entity_keys: Sequence[str]) -> list[str]:

@@ -3,7 +3,7 @@
 import math
 
 from HoloLoom import Document, HoloLoom
-from HoloLoom.event_dates import asks_when, intervals_of, overlaps, stated_dates
+from HoloLoom.event_dates import asks_when, intervals_of, overlaps, query_period, stated_dates
 from HoloLoom.types import to_timestamp
 
 SAID = to_timestamp("2023-05-08T13:56:00")
@@ -32,6 +32,14 @@ def test_when_questions_are_recognised() -> None:
         assert asks_when(q), q
     for q in ("What did Caroline research?", "Where did they go when it rained?"):
         assert not asks_when(q), q
+
+
+def test_a_questions_period_is_resolved_against_the_memories_time() -> None:
+    newest = to_timestamp("2023-10-20T10:00:00")
+    assert query_period("When did Melanie go camping in July?", now=newest) == (
+        to_timestamp("2023-07-01"), to_timestamp("2023-08-01") - 1e-3)
+    assert query_period("What did Maria donate in December 2022?", now=newest)[0] == to_timestamp("2022-12-01")
+    assert query_period("What did Caroline research?", now=newest) is None
 
 
 async def test_turns_store_the_dates_they_tell_of_and_when_questions_prefer_them(loom: HoloLoom) -> None:

@@ -25,7 +25,8 @@ def test_a_threaded_turn_links_to_its_thread_and_the_turn_it_answers() -> None:
     assert structural_keys(shard("t1", thread="chat")) == [("thread:chat", "about"), ("turn:t1", "about")]
     # A caller's own reply structure works without a thread; junk values are ignored.
     assert structural_keys(shard("b", reply_to="a")) == [("turn:a", "mentions"), ("turn:b", "about")]
-    assert structural_keys(shard("x", thread=7, reply_to=["a"])) == []
+    assert structural_keys(shard("x", thread=True, reply_to=["a"])) == []
+    assert structural_keys(shard("y", thread=7)) == [("thread:7", "about"), ("turn:y", "about")]
     assert structural_keys(shard("x")) == []
 
 
@@ -45,6 +46,7 @@ def test_thread_identity_comes_from_the_declared_keys() -> None:
     assert thread_of({"thread": "mine", "session": 3}, keys) == "mine"
     assert thread_of({"speaker": "Ana"}, keys) is None
     assert thread_of({"session": None, "conversation": ""}, keys) is None
+    assert thread_of({"thread": 42, "session": 3}, keys) == "42"
 
 
 def test_speakers_come_from_metadata_or_a_name_prefix() -> None:

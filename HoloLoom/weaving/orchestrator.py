@@ -244,7 +244,7 @@ class WeavingOrchestrator:
                 if everywhere is not None:
                     if not result.items:
                         warnings.append(f"no memories dated {window.phrase!r}; searched all dates")
-                    result = replace(result, items=prefer_window(result.items, everywhere.items),
+                    result = replace(result, items=prefer_window(result.items, everywhere.items, window=window),
                                      stopped_early=result.stopped_early or everywhere.stopped_early)
                     data.update(found=len(result.items), window_relaxed=not data["found"],
                                 outside_window=sum("outside-window" in i.paths for i in result.items))

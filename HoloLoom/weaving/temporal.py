@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from ..types import ScoredShard
 
 from ..errors import ValidationError
+from ..event_dates import intervals_of, overlaps
 from ..timephrases import query_window
 from ..types import to_timestamp
 
@@ -55,9 +56,19 @@ def resolve_window(query: str, *, since: object = None, until: object = None, no
 
 
 def prefer_window(inside: Sequence[ScoredShard], everywhere: Sequence[ScoredShard], *,
-                  discount: float = OUTSIDE_WINDOW_DISCOUNT) -> list[ScoredShard]:
-    """The window's memories, joined by the others at ``discount`` x their score (path ``outside-window``)."""
+                  window: TimeWindow | None = None, discount: float = OUTSIDE_WINDOW_DISCOUNT) -> list[ScoredShard]:
+    """The window's memories, joined by the others at ``discount`` x their score (path ``outside-window``).
+
+    A memory written outside the window that tells of an event inside it (its stored
+    ``event_dates``: "last week" in a turn said the week after) belongs to the window too,
+    so it is not discounted.
+    """
     seen = {item.id for item in inside}
-    outside = [replace(item, score=item.score * discount, paths=tuple(item.paths) + ("outside-window",))
+
+    def tells_of_window(item: ScoredShard) -> bool:
+        return window is not None and overlaps(intervals_of(item.shard.metadata), window.since, window.until)
+
+    outside = [item if tells_of_window(item) else
+               replace(item, score=item.score * discount, paths=tuple(item.paths) + ("outside-window",))
                for item in everywhere if item.id not in seen]
     return sorted([*inside, *outside], key=lambda item: -item.score)

@@ -1,6 +1,9 @@
 """Event dates inside conversation turns, and what a question asks of time."""
 
 import math
+from datetime import datetime, timezone
+
+import pytest
 
 from HoloLoom import Document, HoloLoom
 from HoloLoom.event_dates import asks_when, intervals_of, overlaps, query_period, stated_dates
@@ -56,3 +59,23 @@ async def test_turns_store_the_dates_they_tell_of_and_when_questions_prefer_them
     assert hits[0].id == "t2" and hits[0].score_parts["time"] > 0 == hits[1].score_parts["time"]
     plain = await loom.get((await loom.add("I went to the dentist yesterday.")).ids[0])
     assert "event_dates" not in plain.metadata  # only conversation turns are read
+
+
+def test_a_memory_telling_of_the_window_is_not_discounted_by_the_weave() -> None:
+    from HoloLoom.types import MemoryShard, ScoredShard
+    from HoloLoom.weaving.temporal import OUTSIDE_WINDOW_DISCOUNT, TimeWindow, prefer_window
+
+    def item(sid: str, score: float, **metadata: object) -> ScoredShard:
+        shard = MemoryShard(id=sid, namespace="ns", text=sid, metadata=metadata, created_at=0.0, occurred_at=0.0)
+        return ScoredShard(shard=shard, score=score, found_in_pass=1, paths=("vector",))
+
+    july = TimeWindow(datetime(2023, 7, 1, tzinfo=timezone.utc).timestamp(),
+                      datetime(2023, 7, 31, tzinfo=timezone.utc).timestamp(), "query", "in July 2023")
+    said_in_july = item("said", 0.5)
+    told = item("told", 0.8, event_dates=["2023-07-10/2023-07-11"])  # said in August of a day in July
+    unrelated = item("other", 0.9, event_dates=["2023-09-01/2023-09-02"])
+    ranked = prefer_window([said_in_july], [told, unrelated, said_in_july], window=july)
+    assert [r.id for r in ranked] == ["told", "other", "said"]
+    by_id = {r.id: r for r in ranked}
+    assert by_id["told"].score == 0.8 and "outside-window" not in by_id["told"].paths
+    assert by_id["other"].score == pytest.approx(0.9 * OUTSIDE_WINDOW_DISCOUNT) and "outside-window" in by_id["other"].paths

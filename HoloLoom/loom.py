@@ -19,7 +19,8 @@ from .crawl import CrawlPlan, CrawlResult, MultipassCrawler
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .extraction import EntityExtractor, RuleBasedExtractor
 from .ingest import AddResult, Ingestor
-from .memory import MemoryStore, create_store
+from .errors import ConfigurationError
+from .memory import BaseStore, create_store
 from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter, validate_namespace
 from .validation import (
     MAX_QUERY_CHARS, BudgetMs, EntityNames, Instant, Level, Limit, Metadata, Namespace, Query, Reward, ShardId,
@@ -39,8 +40,10 @@ class HoloLoom:
         home: data directory (default: ``HOLOLOOM_HOME`` or the per-user data directory).
         namespace: the default namespace (tenant) of every call (default: ``HOLOLOOM_NAMESPACE``).
         settings: full settings, used instead of the environment; ``home``/``namespace`` override it.
-        store: a MemoryStore to use instead of the one settings name.
-        embedder: an Embedder to use instead of the packaged MiniLM model.
+        store: a store to use instead of the one settings name (any :class:`~HoloLoom.memory.BaseStore`;
+            in tests, ``HoloLoom.testing.FakeStore()``).
+        embedder: an Embedder to use instead of the packaged MiniLM model (in tests,
+            ``HoloLoom.testing.HashEmbedder()``: no model is loaded).
         extractor: an EntityExtractor to use instead of the rule-based one.
     """
 
@@ -50,7 +53,7 @@ class HoloLoom:
         *,
         namespace: str | None = None,
         settings: Settings | None = None,
-        store: MemoryStore | None = None,
+        store: BaseStore | None = None,
         embedder: Embedder | None = None,
         extractor: EntityExtractor | None = None,
     ) -> None:
@@ -60,6 +63,10 @@ class HoloLoom:
             settings = settings.with_(home=home)  # Settings validates it
         if namespace is not None:
             settings = settings.with_(namespace=validate_namespace(namespace))
+        if store is not None and not isinstance(store, BaseStore):
+            raise ConfigurationError(
+                f"store must derive from HoloLoom.memory.BaseStore, not {type(store).__name__}"
+            )
         self.settings = settings
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder.shared(
             settings.model_path, batch_size=settings.embed_batch_size
@@ -80,7 +87,7 @@ class HoloLoom:
     # -- lifecycle ---------------------------------------------------------------------
 
     @property
-    def store(self) -> MemoryStore:
+    def store(self) -> BaseStore:
         if self._store is None:
             self._store = create_store(self.settings, dimension=self.embedder.dimension)
         return self._store
@@ -175,9 +182,7 @@ class HoloLoom:
             load_model: False for work that never embeds (counting, deleting, feedback):
                 the model is then loaded on first use, if ever.
         """
-        opener = getattr(self.store, "open", None)
-        if opener is not None:
-            await opener()
+        await self.store.open()
         warmup = getattr(self.embedder, "warmup", None)
         if warmup is not None and load_model:
             await warmup()

@@ -1,13 +1,19 @@
-"""Memory backends behind one protocol; ``create_store`` picks one from settings."""
+"""Memory backends behind one base class (:class:`BaseStore`); ``create_store`` picks one from settings.
+
+The weave path reads through the small :class:`MemoryStore` protocol; every backend
+(embedded, Neo4j, Qdrant, hybrid, and :class:`HoloLoom.testing.FakeStore`) derives from
+:class:`BaseStore`, which adds writes, administration and a lifecycle with defaults.
+"""
 
 from __future__ import annotations
 
 from ..config import Settings
 from ..errors import ConfigurationError
-from .base import Hit, Link, MemoryStore, ShardRecord, shard_entity_keys
+from .base import BaseStore, Hit, Link, MemoryStore, ShardRecord, shard_entity_keys
 from .embedded import EmbeddedStore
 
 __all__ = [
+    "BaseStore",
     "EmbeddedStore",
     "Hit",
     "HybridStore",
@@ -38,7 +44,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def create_store(settings: Settings, *, dimension: int) -> MemoryStore:
+def create_store(settings: Settings, *, dimension: int) -> BaseStore:
     """The backend ``settings.backend`` names, configured from ``settings``.
 
     ``neo4j`` needs ``neo4j_uri`` (``HOLOLOOM_NEO4J_URI``); ``qdrant`` uses ``qdrant_url``,

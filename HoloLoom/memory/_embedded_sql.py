@@ -1,4 +1,4 @@
-"""The embedded store's SQLite side: schema and migration, metadata filters, graph expansion.
+"""The embedded store's SQLite side: schema and migration, lookups by id and slot, filters, the graph.
 
 Every shard row records its ``slot`` (its row in the vector file) and ``seq``, the
 number of the write transaction that last touched it; retired slots are logged in
@@ -21,7 +21,8 @@ from ..types import MemoryShard, SearchFilter
 from .base import Link
 from .vector_file import VectorFile
 
-__all__ = ["SHARD_COLUMNS", "allowed_slots", "expand", "prepare", "shard_from_row"]
+__all__ = ["SHARD_COLUMNS", "UPSERT", "allowed_slots", "expand", "prepare", "select_by_ids", "shard_from_row",
+           "slots_of", "slots_to_ids"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +58,14 @@ CREATE INDEX IF NOT EXISTS retired_seq ON retired(seq);
 """
 
 META_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+UPSERT = """INSERT INTO shards (namespace, id, text, metadata, entities, about, motifs, created_at, occurred_at,
+                                 slot, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(namespace, id) DO UPDATE SET
+                 text=excluded.text, metadata=excluded.metadata, entities=excluded.entities,
+                 about=excluded.about, motifs=excluded.motifs, occurred_at=excluded.occurred_at,
+                 slot=excluded.slot, seq=excluded.seq
+             RETURNING row"""
 SHARD_COLUMNS = "row, namespace, id, text, metadata, entities, about, motifs, created_at, occurred_at"
 
 
@@ -183,3 +192,42 @@ def expand(conn: sqlite3.Connection, sources: Sequence[tuple[str, str, str]], fl
                 links.append(Link(source, target, entity, source_relation, target_relation, degrees[entity]))
     links.sort(key=lambda link: link.degree)  # rarest entities first: the most specific connections
     return links[:limit]
+
+
+def slots_of(conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(namespace, id) -> (row, slot) for the keys that are stored."""
+    by_namespace: dict[str, list[str]] = {}
+    for namespace, sid in keys:
+        by_namespace.setdefault(namespace, []).append(sid)
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for namespace, ids in by_namespace.items():
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for sid, row, slot in conn.execute(
+                f"SELECT id, row, slot FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
+                (namespace, *part),
+            ):
+                out[(namespace, sid)] = (row, slot)
+    return out
+
+
+def select_by_ids(conn: sqlite3.Connection, columns: str, ids: Sequence[str], namespace: str) -> list[tuple]:
+    """``columns`` of the shards of ``namespace`` among ``ids`` (in chunks SQLite accepts)."""
+    unique = list(dict.fromkeys(ids))
+    out: list[tuple] = []
+    for start in range(0, len(unique), 500):
+        part = unique[start : start + 500]
+        out.extend(conn.execute(
+            f"SELECT {columns} FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
+            (namespace, *part)))
+    return out
+
+
+def slots_to_ids(conn: sqlite3.Connection, rowids: np.ndarray, slots: Sequence[int]) -> dict[int, str]:
+    """Slot -> shard id for the slots still stored (``rowids`` maps slots to SQLite rows)."""
+    rows = rowids[np.asarray(slots, dtype=np.int64)].tolist() if len(slots) else []
+    by_row: dict[int, str] = {}
+    for start in range(0, len(rows), 500):
+        part = rows[start : start + 500]
+        by_row.update(conn.execute(f"SELECT row, id FROM shards WHERE row IN ({','.join('?' * len(part))})", part))
+    return {slot: by_row[row] for slot, row in zip(slots, rows) if row in by_row}

@@ -37,11 +37,11 @@ from ..types import MemoryShard, SearchFilter, validate_namespace
 from . import _embedded_sql as sql
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._shared import check_records
-from .base import Hit, Link, ShardRecord, shard_entity_keys
+from .base import BaseStore, Hit, Link, ShardRecord, shard_entity_keys
 from .lexical_index import LexicalIndex
 from .slot_table import SlotTable
 from .vector_file import VectorFile
-from .vector_index import EXACT_BELOW, MODES, VectorIndex
+from .vector_index import EXACT_BELOW, MODES, VectorIndex, single_blas_thread
 
 __all__ = ["EmbeddedStore"]
 
@@ -51,21 +51,13 @@ T = TypeVar("T")
 #: a crash then replays at most that much, and checkpoints cost O(size) amortised O(1).
 CHECKPOINT_EVERY = 50_000
 
-_UPSERT = """INSERT INTO shards (namespace, id, text, metadata, entities, about, motifs, created_at, occurred_at,
-                                 slot, seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(namespace, id) DO UPDATE SET
-                 text=excluded.text, metadata=excluded.metadata, entities=excluded.entities,
-                 about=excluded.about, motifs=excluded.motifs, occurred_at=excluded.occurred_at,
-                 slot=excluded.slot, seq=excluded.seq
-             RETURNING row"""
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class EmbeddedStore:
+class EmbeddedStore(BaseStore):
     """The default MemoryStore: a directory, no server.
 
     Args:
@@ -250,9 +242,9 @@ class EmbeddedStore:
         matrix = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records])
         conn, seq = self._begin_write()
         try:
-            old = self._slots_of(conn, [(r.shard.namespace, r.shard.id) for r in records])
+            old = sql.slots_of(conn, [(r.shard.namespace, r.shard.id) for r in records])
             first = self._file.append(matrix)
-            rows = [conn.execute(_UPSERT, (
+            rows = [conn.execute(sql.UPSERT, (
                 s.namespace, s.id, s.text, _dumps(dict(s.metadata)), _dumps(list(s.entities)), _dumps(list(s.about)),
                 _dumps(list(s.motifs)), s.created_at, s.occurred_at, first + i, seq,
             )).fetchone()[0] for i, s in enumerate(r.shard for r in records)]
@@ -276,23 +268,6 @@ class EmbeddedStore:
         self._maybe_checkpoint()
         return [r.shard.id for r in records]
 
-    @staticmethod
-    def _slots_of(conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
-        """(namespace, id) -> (row, slot) for the keys that are stored."""
-        by_namespace: dict[str, list[str]] = {}
-        for namespace, sid in keys:
-            by_namespace.setdefault(namespace, []).append(sid)
-        out: dict[tuple[str, str], tuple[int, int]] = {}
-        for namespace, ids in by_namespace.items():
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                for sid, row, slot in conn.execute(
-                    f"SELECT id, row, slot FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
-                    (namespace, *part),
-                ):
-                    out[(namespace, sid)] = (row, slot)
-        return out
-
     async def delete(self, ids: Sequence[str], *, namespace: str) -> int:
         validate_namespace(namespace)
         if not ids:
@@ -302,7 +277,7 @@ class EmbeddedStore:
     def _delete_sync(self, ids: list[str], namespace: str) -> int:
         conn, seq = self._begin_write()
         try:
-            found = self._slots_of(conn, [(namespace, i) for i in dict.fromkeys(ids)])
+            found = sql.slots_of(conn, [(namespace, i) for i in dict.fromkeys(ids)])
             rows = [row for row, _ in found.values()]
             for start in range(0, len(rows), 500):
                 part = rows[start : start + 500]
@@ -330,16 +305,6 @@ class EmbeddedStore:
 
     # -- reads --------------------------------------------------------------------------
 
-    def _select_by_ids(self, conn: sqlite3.Connection, columns: str, ids: Sequence[str], namespace: str) -> list[tuple]:
-        unique = list(dict.fromkeys(ids))
-        out: list[tuple] = []
-        for start in range(0, len(unique), 500):
-            part = unique[start : start + 500]
-            out.extend(conn.execute(
-                f"SELECT {columns} FROM shards WHERE namespace = ? AND id IN ({','.join('?' * len(part))})",
-                (namespace, *part)))
-        return out
-
     async def get(self, ids: Sequence[str], *, namespace: str) -> list[MemoryShard]:
         validate_namespace(namespace)
         if not ids:
@@ -347,7 +312,7 @@ class EmbeddedStore:
 
         def run() -> list[MemoryShard]:
             found = {r[2]: sql.shard_from_row(r)
-                     for r in self._select_by_ids(self._conn_checked(), sql.SHARD_COLUMNS, ids, namespace)}
+                     for r in sql.select_by_ids(self._conn_checked(), sql.SHARD_COLUMNS, ids, namespace)}
             return [found[i] for i in ids if i in found]
 
         return await self._run(run)
@@ -359,7 +324,7 @@ class EmbeddedStore:
 
         def run() -> dict[str, np.ndarray]:
             assert self._file is not None
-            pairs = self._select_by_ids(self._conn_checked(), "id, slot", ids, namespace)
+            pairs = sql.select_by_ids(self._conn_checked(), "id, slot", ids, namespace)
             if not pairs:
                 return {}
             matrix = np.array(self._file.matrix()[np.asarray([slot for _, slot in pairs], dtype=np.int64)])
@@ -371,15 +336,7 @@ class EmbeddedStore:
         validate_namespace(namespace)
         if not ids:
             return set()
-        return await self._run(lambda: {r[0] for r in self._select_by_ids(self._conn_checked(), "id", ids, namespace)})
-
-    def _slots_to_ids(self, conn: sqlite3.Connection, slots: Sequence[int]) -> dict[int, str]:
-        rows = self._table.rowids[np.asarray(slots, dtype=np.int64)].tolist() if len(slots) else []
-        by_row: dict[int, str] = {}
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            by_row.update(conn.execute(f"SELECT row, id FROM shards WHERE row IN ({','.join('?' * len(part))})", part))
-        return {slot: by_row[row] for slot, row in zip(slots, rows) if row in by_row}
+        return await self._run(lambda: {r[0] for r in sql.select_by_ids(self._conn_checked(), "id", ids, namespace)})
 
     async def vector_search(self, vector: np.ndarray, flt: SearchFilter, *, limit: int) -> list[Hit]:
         return (await self.vector_search_many([vector], flt, limit=limit))[0]
@@ -394,10 +351,10 @@ class EmbeddedStore:
         def run() -> list[list[Hit]]:
             conn = self._conn_checked()
             assert self._vectors is not None
-            with _single_blas_thread():
+            with single_blas_thread():
                 results = self._vectors.search_many(queries, namespace=flt.namespace, limit=limit, since=flt.since,
                                                     until=flt.until, allowed=sql.allowed_slots(conn, flt))
-            ids = self._slots_to_ids(conn, sorted({s for slots, _ in results for s in slots.tolist()}))
+            ids = sql.slots_to_ids(conn, self._table.rowids, sorted({s for slots, _ in results for s in slots.tolist()}))
             return [[Hit(ids[s], float(sc)) for s, sc in zip(slots.tolist(), scores.tolist()) if s in ids]
                     for slots, scores in results]
 
@@ -411,7 +368,7 @@ class EmbeddedStore:
             conn = self._conn_checked()
             slots, scores = self._lexical.search(flt.namespace, text, limit=limit, since=flt.since, until=flt.until,
                                                  allowed=sql.allowed_slots(conn, flt))
-            ids = self._slots_to_ids(conn, slots.tolist())
+            ids = sql.slots_to_ids(conn, self._table.rowids, slots.tolist())
             return [Hit(ids[s], float(sc)) for s, sc in zip(slots.tolist(), scores.tolist()) if s in ids]
 
         return await self._run(run)
@@ -510,27 +467,3 @@ class EmbeddedStore:
         finally:
             self._executor.shutdown(wait=True)
 
-    async def __aenter__(self) -> "EmbeddedStore":
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
-_blas = None
-
-
-def _single_blas_thread():
-    """One BLAS thread for index scans: they are memory-bound, and a second OpenBLAS thread
-    on a busy 2-core machine stalls them (measured: 12 ms vs 20 ms for a 100k x 96 scan)."""
-    global _blas
-    try:
-        if _blas is None:
-            from threadpoolctl import ThreadpoolController
-
-            _blas = ThreadpoolController()
-        return _blas.limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl missing or unusable: run as configured
-        import contextlib
-
-        return contextlib.nullcontext()

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import HoloLoomError, PartialWriteError, StoreError
 from ..types import MemoryShard, SearchFilter, validate_namespace
 from ._shared import check_records
-from .base import Hit, Link, ShardRecord
+from .base import BaseStore, Hit, Link, ShardRecord
 from .neo4j_store import Neo4jStore
 from .qdrant_store import QdrantStore
 
@@ -50,7 +50,7 @@ class HybridWriteError(PartialWriteError):
         self.completed = completed
 
 
-class HybridStore:
+class HybridStore(BaseStore):
     """A MemoryStore over a Neo4j graph store (no vectors) and a Qdrant vector store.
 
     Args:
@@ -190,6 +190,10 @@ class HybridStore:
     async def vector_search(self, vector: np.ndarray, flt: SearchFilter, *, limit: int) -> list[Hit]:
         return await self.vectors.vector_search(vector, flt, limit=limit)
 
+    async def vector_search_many(self, vectors: Sequence[np.ndarray], flt: SearchFilter, *,
+                                 limit: int) -> list[list[Hit]]:
+        return await self.vectors.vector_search_many(vectors, flt, limit=limit)
+
     async def keyword_search(self, text: str, flt: SearchFilter, *, limit: int) -> list[Hit]:
         return await self.graph.keyword_search(text, flt, limit=limit)
 
@@ -220,9 +224,3 @@ class HybridStore:
             await self.graph.close()
         finally:
             await self.vectors.close()
-
-    async def __aenter__(self) -> "HybridStore":
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()

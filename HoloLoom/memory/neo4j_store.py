@@ -13,8 +13,7 @@ Schema (created on first use, idempotently)::
 Entity nodes belong to one namespace, so a graph walk can never leave its tenant and an
 entity's degree (the links the hub cap counts) is simply its number of relationships.
 
-Every value reaches Cypher as a parameter; the only names written into query text are
-labels, relationship types and property names from the fixed sets in this module.
+Every value reaches Cypher as a parameter (the statements live in :mod:`._neo4j_cypher`).
 Metadata is kept verbatim as JSON (``metadata``) and, for filtering, as one property per
 scalar value named ``meta.<key>`` (keys as strict as the embedded store's filter keys);
 filters read them with a parameterised dynamic lookup ``s[$key]``.
@@ -37,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -55,8 +53,9 @@ from ..errors import (
     StoreUnavailableError,
 )
 from ..types import MemoryShard, SearchFilter, validate_namespace
-from ._shared import check_query_vector, check_records, flat_metadata, query_terms, retrying, where_items
-from .base import Hit, Link, ShardRecord, shard_entity_keys
+from . import _neo4j_cypher as cypher
+from ._shared import check_query_vector, check_records, query_terms, retrying
+from .base import BaseStore, Hit, Link, ShardRecord, shard_entity_keys
 
 try:  # the `neo4j` extra
     import neo4j
@@ -69,124 +68,8 @@ __all__ = ["Neo4jStore"]
 
 T = TypeVar("T")
 
-VECTOR_INDEX = "hololoom_shard_embedding"
-TEXT_INDEX = "hololoom_shard_text"
-#: relation name (as in Link) -> relationship type; the only types ever written into Cypher.
-REL_TYPES = {"mentions": "MENTIONS", "about": "ABOUT"}
-_RELATION_OF = {v: k for k, v in REL_TYPES.items()}
-_SHARD_FIELDS = "s.id AS id, s.ns AS ns, s.text AS text, s.metadata AS metadata, s.entities AS entities, " \
-                "s.about AS about, s.motifs AS motifs, s.created_at AS created_at, s.occurred_at AS occurred_at"
-_CHUNK = 1000  # ids per read query
-_WRITE_BATCH = 500  # shards per UNWIND statement
-_MAX_CANDIDATES = 10_000  # ANN candidates beyond which an exact scan of the namespace is cheaper
 
-
-def _schema(dimension: int, with_vectors: bool) -> list[tuple[str, dict[str, Any]]]:
-    statements: list[tuple[str, dict[str, Any]]] = [
-        ("CREATE CONSTRAINT hololoom_shard_key IF NOT EXISTS FOR (s:Shard) REQUIRE (s.ns, s.id) IS UNIQUE", {}),
-        ("CREATE CONSTRAINT hololoom_entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE (e.ns, e.key) IS UNIQUE", {}),
-        ("CREATE INDEX hololoom_shard_time IF NOT EXISTS FOR (s:Shard) ON (s.ns, s.occurred_at)", {}),
-        (f"CREATE FULLTEXT INDEX {TEXT_INDEX} IF NOT EXISTS FOR (s:Shard) ON EACH [s.text] OPTIONS $options",
-         {"options": {"indexConfig": {"fulltext.analyzer": "standard-folding",
-                                      "fulltext.eventually_consistent": False}}}),
-    ]
-    if with_vectors:
-        statements.append((
-            f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (s:Shard) ON s.embedding OPTIONS $options",
-            {"options": {"indexConfig": {
-                "vector.dimensions": dimension,
-                "vector.similarity_function": "cosine",
-                # int8 quantisation halves search and insert time; its scores are off by ~0.01,
-                # so vector_search rescores the best candidates exactly.
-                "vector.quantization.enabled": True,
-            }}},
-        ))
-    return statements
-
-
-# Relationship types are spelled out, never interpolated: they come from REL_TYPES only.
-_UPSERT = """
-UNWIND $rows AS row
-MERGE (s:Shard {ns: row.props.ns, id: row.props.id})
-SET s = row.props
-WITH s, row
-CALL {
-    WITH s
-    MATCH (s)-[old:MENTIONS|ABOUT]->()
-    DELETE old
-}
-FOREACH (key IN row.mentions | MERGE (e:Entity {ns: row.props.ns, key: key}) CREATE (s)-[:MENTIONS]->(e))
-FOREACH (key IN row.about | MERGE (e:Entity {ns: row.props.ns, key: key}) CREATE (s)-[:ABOUT]->(e))
-"""
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired)):
-        # IncompleteCommit included: every write here is an idempotent MERGE/DELETE.
-        return True
-    if isinstance(exc, neo4j_errors.AuthError):
-        return False
-    if isinstance(exc, (neo4j_errors.Neo4jError, neo4j_errors.DriverError)):
-        return exc.is_retryable()
-    return isinstance(exc, (OSError, asyncio.TimeoutError))
-
-
-def _shard_from_record(r: Any) -> MemoryShard:
-    return MemoryShard(
-        id=r["id"], namespace=r["ns"], text=r["text"], metadata=json.loads(r["metadata"]),
-        entities=tuple(r["entities"] or ()), about=tuple(r["about"] or ()), motifs=tuple(r["motifs"] or ()),
-        created_at=float(r["created_at"]), occurred_at=float(r["occurred_at"]),
-    )
-
-
-def _shard_props(rec: ShardRecord, with_vectors: bool) -> dict[str, Any]:
-    s = rec.shard
-    props: dict[str, Any] = {
-        "ns": s.namespace, "id": s.id, "text": s.text,
-        "metadata": json.dumps(dict(s.metadata), ensure_ascii=False),
-        "entities": list(s.entities), "about": list(s.about), "motifs": list(s.motifs),
-        "created_at": float(s.created_at), "occurred_at": float(s.occurred_at),
-    }
-    scalars, nulls = flat_metadata(s.metadata)
-    props.update({f"meta.{k}": v for k, v in scalars.items()})
-    if nulls:
-        props["meta_nulls"] = nulls
-    if with_vectors:
-        props["embedding"] = np.asarray(rec.vector, dtype=np.float32).astype(np.float64).tolist()
-    return props
-
-
-def filter_clause(alias: str, flt: SearchFilter, params: dict[str, Any]) -> str:
-    """A Cypher boolean over node ``alias`` for the filter; fills ``params``.
-
-    Always constrains ``occurred_at`` (``IS NOT NULL`` when unbounded) so the planner seeks
-    the (ns, occurred_at) index instead of scanning every shard.
-    """
-    params["ns"] = flt.namespace
-    parts = [f"{alias}.ns = $ns"]
-    if flt.since is not None:
-        params["since"] = float(flt.since)
-        parts.append(f"{alias}.occurred_at >= $since")
-    if flt.until is not None:
-        params["until"] = float(flt.until)
-        parts.append(f"{alias}.occurred_at <= $until")
-    if flt.since is None and flt.until is None:
-        parts.append(f"{alias}.occurred_at IS NOT NULL")
-    for i, (key, values) in enumerate(where_items(flt)):
-        present = [v for v in values if v is not None]
-        ors = []
-        if present:
-            params[f"meta_key{i}"] = f"meta.{key}"
-            params[f"meta_values{i}"] = present
-            ors.append(f"{alias}[$meta_key{i}] IN $meta_values{i}")
-        if len(present) < len(values):
-            params[f"meta_null{i}"] = key
-            ors.append(f"$meta_null{i} IN coalesce({alias}.meta_nulls, [])")
-        parts.append("(" + (" OR ".join(ors) or "false") + ")")
-    return " AND ".join(parts)
-
-
-class Neo4jStore:
+class Neo4jStore(BaseStore):
     """A MemoryStore on Neo4j 5 (Community, Enterprise or Aura) over Bolt.
 
     Args:
@@ -328,7 +211,7 @@ class Neo4jStore:
                             await tx.close()
 
         try:
-            return await retrying(attempt, retryable=_is_retryable, seconds=self.retry_seconds)
+            return await retrying(attempt, retryable=cypher.is_retryable, seconds=self.retry_seconds)
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError, OSError, asyncio.TimeoutError) as exc:
             raise self._error(exc, action) from exc
 
@@ -338,29 +221,13 @@ class Neo4jStore:
         async with self._lock:
             if self._schema_ready:
                 return
-            for statement, params in _schema(self.dimension, self.vectors):
-                await self._raw_transaction(lambda tx, s=statement, p=params: _consume(tx, s, p),
+            for statement, params in cypher.schema_statements(self.dimension, self.vectors):
+                await self._raw_transaction(lambda tx, s=statement, p=params: cypher.consume(tx, s, p),
                                             write=True, action="creating the schema")
 
             async def check(tx: Any) -> None:
-                await (await tx.run("CALL db.awaitIndexes($seconds)", {"seconds": 120})).consume()
-                rows = await (await tx.run("SHOW INDEXES YIELD name, options RETURN name, options")).data()
-                options = {r["name"]: r["options"] for r in rows}
-                wanted = ["hololoom_shard_key", "hololoom_entity_key", "hololoom_shard_time", TEXT_INDEX]
-                for name in wanted + ([VECTOR_INDEX] if self.vectors else []):
-                    if name not in options:
-                        # CREATE ... IF NOT EXISTS is a no-op when an equivalent index has another name.
-                        raise ConfigurationError(
-                            f"Neo4j at {self.display_uri}: index {name} is missing, most likely because an "
-                            "equivalent index or constraint on :Shard/:Entity exists under another name; drop it"
-                        )
-                if self.vectors:
-                    found = options[VECTOR_INDEX]["indexConfig"].get("vector.dimensions")
-                    if found is not None and int(found) != self.dimension:
-                        raise ConfigurationError(
-                            f"Neo4j at {self.display_uri} indexes {found}-d vectors but the embedder makes "
-                            f"{self.dimension}-d ones (drop index {VECTOR_INDEX} or use another database)"
-                        )
+                await cypher.check_schema(tx, dimension=self.dimension, with_vectors=self.vectors,
+                                   where=f"Neo4j at {self.display_uri}")
 
             await self._raw_transaction(check, write=False, action="waiting for the indexes")
             self._schema_ready = True
@@ -390,16 +257,16 @@ class Neo4jStore:
     async def _write(self, tx: Any, records: list[ShardRecord]) -> None:
         rows = []
         for r in records:
-            links: dict[str, list[str]] = {rel: [] for rel in REL_TYPES}
+            links: dict[str, list[str]] = {rel: [] for rel in cypher.REL_TYPES}
             for key, relation in shard_entity_keys(r.shard):
                 links[relation].append(key)
-            rows.append({"props": _shard_props(r, self.vectors),
+            rows.append({"props": cypher.shard_props(r, self.vectors),
                          **{relation: sorted(keys) for relation, keys in links.items()}})
         # One statement per batch: upsert the shard, drop its old links, link its entities.
         # The shard's write lock is taken before its old links are read, so two writers of
         # the same shard serialise instead of both keeping their links.
-        for start in range(0, len(rows), _WRITE_BATCH):
-            await _consume(tx, _UPSERT, {"rows": rows[start : start + _WRITE_BATCH]})
+        for start in range(0, len(rows), cypher.WRITE_BATCH):
+            await cypher.consume(tx, cypher.UPSERT, {"rows": rows[start : start + cypher.WRITE_BATCH]})
 
     async def delete(self, ids: Sequence[str], *, namespace: str) -> int:
         validate_namespace(namespace)
@@ -409,22 +276,12 @@ class Neo4jStore:
 
         async def work(tx: Any) -> int:
             total = 0
-            for start in range(0, len(unique), _CHUNK):
-                found = await (await tx.run("""
-                    UNWIND $ids AS id
-                    MATCH (s:Shard {ns: $ns, id: id})
-                    OPTIONAL MATCH (s)-[:MENTIONS|ABOUT]->(e:Entity)
-                    WITH s, collect(e.key) AS keys
-                    DETACH DELETE s
-                    RETURN count(s) AS shards, collect(keys) AS keys""",
-                    {"ids": unique[start : start + _CHUNK], "ns": namespace})).single()
+            for start in range(0, len(unique), cypher.CHUNK):
+                found = await (await tx.run(cypher.DELETE_SHARDS,
+                                            {"ids": unique[start : start + cypher.CHUNK], "ns": namespace})).single()
                 total += found["shards"]
                 touched = sorted({k for keys in found["keys"] for k in keys})
-                await _consume(tx, """
-                    UNWIND $keys AS key
-                    MATCH (e:Entity {ns: $ns, key: key})
-                    WHERE NOT EXISTS { (e)<-[:MENTIONS|ABOUT]-() }
-                    DELETE e""", {"keys": touched, "ns": namespace})
+                await cypher.consume(tx, cypher.DELETE_ORPHAN_ENTITIES, {"keys": touched, "ns": namespace})
             return total
 
         deleted = await self._transaction(work, write=True, action=f"deleting shards of namespace {namespace!r}")
@@ -435,14 +292,14 @@ class Neo4jStore:
         validate_namespace(namespace)
         total = 0
         while True:  # in bounded transactions, so a huge namespace never needs one huge transaction
-            removed = await self._transaction(lambda tx: _single(tx, """
+            removed = await self._transaction(lambda tx: cypher.single(tx, """
                 MATCH (s:Shard) WHERE s.ns = $ns AND s.occurred_at IS NOT NULL
                 WITH s LIMIT 2000 DETACH DELETE s RETURN count(*) AS n""", {"ns": namespace}, "n"),
                 write=True, action=f"deleting namespace {namespace!r}")
             total += removed
             if removed < 2000:
                 break
-        while await self._transaction(lambda tx: _single(tx, """
+        while await self._transaction(lambda tx: cypher.single(tx, """
                 MATCH (e:Entity) WHERE e.ns = $ns WITH e LIMIT 5000 DETACH DELETE e RETURN count(*) AS n""",
                 {"ns": namespace}, "n"), write=True, action=f"deleting namespace {namespace!r}") == 5000:
             pass
@@ -459,8 +316,8 @@ class Neo4jStore:
 
         async def work(tx: Any) -> list[Any]:
             rows: list[Any] = []
-            for start in range(0, len(unique), _CHUNK):
-                result = await tx.run(query, {"ns": namespace, "ids": unique[start : start + _CHUNK]})
+            for start in range(0, len(unique), cypher.CHUNK):
+                result = await tx.run(query, {"ns": namespace, "ids": unique[start : start + cypher.CHUNK]})
                 rows.extend([r async for r in result])
             return rows
 
@@ -468,8 +325,8 @@ class Neo4jStore:
 
     async def get(self, ids: Sequence[str], *, namespace: str) -> list[MemoryShard]:
         rows = await self._read_chunks(ids, namespace, f"""
-            MATCH (s:Shard) WHERE s.ns = $ns AND s.id IN $ids RETURN {_SHARD_FIELDS}""", "reading shards")
-        found = {r["id"]: _shard_from_record(r) for r in rows}
+            MATCH (s:Shard) WHERE s.ns = $ns AND s.id IN $ids RETURN {cypher.SHARD_FIELDS}""", "reading shards")
+        found = {r["id"]: cypher.shard_from_record(r) for r in rows}
         return [found[i] for i in ids if i in found]
 
     async def get_vectors(self, ids: Sequence[str], *, namespace: str) -> dict[str, np.ndarray]:
@@ -504,7 +361,7 @@ class Neo4jStore:
         if limit <= 0:
             return []
         params: dict[str, Any] = {"vector": query, "limit": int(limit)}
-        where = filter_clause("s", flt, params)
+        where = cypher.filter_clause("s", flt, params)
         size = await self._namespace_size(flt.namespace)
         if size == 0:
             return []
@@ -512,42 +369,34 @@ class Neo4jStore:
             total = max(size, await self._namespace_size(None))
             # Enough candidates that, spread like the index, about 3x `limit` fall in this namespace.
             k = max(self.candidates, math.ceil(3 * limit * total / size))
-            if k <= _MAX_CANDIDATES:
+            if k <= cypher.MAX_CANDIDATES:
                 # The quantised scores pick the best 3x `limit`; exact cosines rank them.
-                hits = await self._transaction(lambda tx: _hits(tx, f"""
-                    CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node AS s, score
-                    WHERE {where}
-                    WITH s, score ORDER BY score DESC LIMIT $rescore
-                    WITH s, vector.similarity.cosine(s.embedding, $vector) AS score
-                    RETURN s.id AS id, score ORDER BY score DESC, id LIMIT $limit""",
-                    {**params, "index": VECTOR_INDEX, "k": k, "rescore": 3 * int(limit)}),
+                found = await self._transaction(lambda tx: cypher.hits(tx, cypher.ann_search(where), {
+                    **params, "index": cypher.VECTOR_INDEX, "k": k, "rescore": 3 * int(limit)}),
                     write=False, action="searching vectors")
-                if len(hits) >= limit:
+                if len(found) >= limit:
                     self.search_stats["index"] += 1
-                    return hits
+                    return found
                 self.search_stats["fallback"] += 1
             else:
                 self.search_stats["fallback"] += 1
         else:
             self.search_stats["exact"] += 1
-        return await self._transaction(lambda tx: _hits(tx, f"""
-            MATCH (s:Shard) WHERE {where}
-            WITH s, vector.similarity.cosine(s.embedding, $vector) AS score
-            ORDER BY score DESC, s.id LIMIT $limit
-            RETURN s.id AS id, score""", params), write=False, action="searching vectors")
+        return await self._transaction(lambda tx: cypher.hits(tx, cypher.exact_search(where), params),
+                                       write=False, action="searching vectors")
 
     async def _total_size(self) -> int:
-        return await self._transaction(lambda tx: _single(tx, "MATCH (s:Shard) RETURN count(s) AS n", {}, "n"),
+        return await self._transaction(lambda tx: cypher.single(tx, "MATCH (s:Shard) RETURN count(s) AS n", {}, "n"),
                                        write=False, action="counting shards")
 
     async def keyword_search(self, text: str, flt: SearchFilter, *, limit: int) -> list[Hit]:
         terms = query_terms(text)
         if not terms or limit <= 0:
             return []
-        params: dict[str, Any] = {"index": TEXT_INDEX, "limit": int(limit),
+        params: dict[str, Any] = {"index": cypher.TEXT_INDEX, "limit": int(limit),
                                   # Quoted terms: no Lucene syntax from the user's text survives.
                                   "query": " OR ".join(f'"{t}"' for t in terms)}
-        where = filter_clause("s", flt, params)
+        where = cypher.filter_clause("s", flt, params)
 
         async def work(tx: Any) -> list[Hit]:
             result = await tx.run(f"""
@@ -565,16 +414,8 @@ class Neo4jStore:
         if not unique or limit <= 0:
             return []
         params: dict[str, Any] = {"ids": unique, "max_degree": int(max_degree), "limit": int(limit)}
-        where = filter_clause("t", flt, params)
-        return await self._links(f"""
-            UNWIND range(0, size($ids) - 1) AS position
-            MATCH (src:Shard {{ns: $ns, id: $ids[position]}})-[r1:MENTIONS|ABOUT]->(e:Entity)
-            WITH position, src, r1, e, COUNT {{ (e)<-[:MENTIONS|ABOUT]-() }} AS degree
-            WHERE degree <= $max_degree
-            MATCH (e)<-[r2:MENTIONS|ABOUT]-(t:Shard)
-            WHERE NOT t.id IN $ids AND {where}
-            RETURN src.id AS source, t.id AS target, e.key AS entity, type(r1) AS r1, type(r2) AS r2, degree
-            ORDER BY degree, position, entity, target LIMIT $limit""", params)
+        where = cypher.filter_clause("t", flt, params)
+        return await self._links(cypher.neighbors_query(where), params)
 
     async def entity_lookup(
         self, keys: Sequence[str], flt: SearchFilter, *, max_degree: int = 64, limit: int = 200
@@ -583,23 +424,15 @@ class Neo4jStore:
         if not unique or limit <= 0:
             return []
         params: dict[str, Any] = {"keys": unique, "max_degree": int(max_degree), "limit": int(limit)}
-        where = filter_clause("t", flt, params)
-        return await self._links(f"""
-            UNWIND range(0, size($keys) - 1) AS position
-            MATCH (e:Entity {{ns: $ns, key: $keys[position]}})
-            WITH position, e, COUNT {{ (e)<-[:MENTIONS|ABOUT]-() }} AS degree
-            WHERE degree <= $max_degree
-            MATCH (e)<-[r2:MENTIONS|ABOUT]-(t:Shard)
-            WHERE {where}
-            RETURN e.key AS source, t.id AS target, e.key AS entity, 'query' AS r1, type(r2) AS r2, degree
-            ORDER BY degree, position, target LIMIT $limit""", params)
+        where = cypher.filter_clause("t", flt, params)
+        return await self._links(cypher.entity_lookup_query(where), params)
 
     async def _links(self, query: str, params: dict[str, Any]) -> list[Link]:
         async def work(tx: Any) -> list[Link]:
             result = await tx.run(query, params)
             return [
-                Link(r["source"], r["target"], r["entity"], _RELATION_OF.get(r["r1"], r["r1"]),
-                     _RELATION_OF[r["r2"]], int(r["degree"]))
+                Link(r["source"], r["target"], r["entity"], cypher.RELATION_OF.get(r["r1"], r["r1"]),
+                     cypher.RELATION_OF[r["r2"]], int(r["degree"]))
                 async for r in result
             ]
 
@@ -609,7 +442,7 @@ class Neo4jStore:
         if namespace is None:
             return await self._total_size()
         validate_namespace(namespace)
-        return await self._transaction(lambda tx: _single(tx, """
+        return await self._transaction(lambda tx: cypher.single(tx, """
             MATCH (s:Shard) WHERE s.ns = $ns AND s.occurred_at IS NOT NULL RETURN count(s) AS n""",
             {"ns": namespace}, "n"), write=False, action="counting shards")
 
@@ -644,24 +477,3 @@ class Neo4jStore:
         if self._driver is not None:
             driver, self._driver = self._driver, None
             await driver.close()
-
-    async def __aenter__(self) -> "Neo4jStore":
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
-async def _consume(tx: Any, query: str, params: dict[str, Any]) -> None:
-    await (await tx.run(query, params)).consume()
-
-
-async def _single(tx: Any, query: str, params: dict[str, Any], field: str) -> Any:
-    record = await (await tx.run(query, params)).single()
-    return record[field] if record is not None else None
-
-
-async def _hits(tx: Any, query: str, params: dict[str, Any]) -> list[Hit]:
-    result = await tx.run(query, params)
-    # vector.similarity.cosine is rescaled to [0, 1] as (1 + cos) / 2; undo that.
-    return [Hit(r["id"], 2.0 * float(r["score"]) - 1.0) async for r in result]

@@ -22,10 +22,7 @@ results equal the embedded store's.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,7 +50,9 @@ from ._shared import (
     time_matches,
     where_items,
 )
-from .base import Hit, Link, ShardRecord, shard_entity_keys
+from . import _qdrant_points as layout
+from ._qdrant_points import point_id
+from .base import BaseStore, Hit, Link, ShardRecord
 
 try:  # the `qdrant` extra
     from qdrant_client import AsyncQdrantClient, models
@@ -67,72 +66,7 @@ __all__ = ["QdrantStore", "point_id"]
 
 T = TypeVar("T")
 
-DENSE = "dense"
-SPARSE = "bm25"
-_POINT_NS = uuid.UUID("6f1c1b9e-4a51-4a3e-9a57-6b0f3c1d2e10")
-_PAGE = 1000
-
-
-def point_id(namespace: str, shard_id: str) -> str:
-    """The Qdrant point id of a shard: stable, and distinct across namespaces."""
-    return str(uuid.uuid5(_POINT_NS, f"{namespace}\x1f{shard_id}"))
-
-
-def _term_index(term: str) -> int:
-    # A stable 31-bit hash (Python's hash() is salted per process); collisions at this
-    # width are rare enough to be noise in a BM25 ranking.
-    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "big") & 0x7FFFFFFF
-
-
-def _sparse(weights: dict[str, float]) -> Any:
-    merged: dict[int, float] = {}
-    for term, w in weights.items():
-        idx = _term_index(term)
-        merged[idx] = merged.get(idx, 0.0) + w
-    return models.SparseVector(indices=list(merged), values=list(merged.values()))
-
-
-def _payload(shard: MemoryShard) -> dict[str, Any]:
-    return {
-        "ns": shard.namespace,
-        "sid": shard.id,
-        "text": shard.text,
-        "metadata_json": json.dumps(dict(shard.metadata), ensure_ascii=False),
-        "meta": dict(shard.metadata),
-        "entities": list(shard.entities),
-        "about": list(shard.about),
-        "motifs": list(shard.motifs),
-        "created_at": float(shard.created_at),
-        "occurred_at": float(shard.occurred_at),
-        "links": [f"{relation}:{key}" for key, relation in shard_entity_keys(shard)],
-    }
-
-
-def _shard(payload: dict[str, Any]) -> MemoryShard:
-    return MemoryShard(
-        id=payload["sid"], namespace=payload["ns"], text=payload["text"],
-        metadata=json.loads(payload["metadata_json"]), entities=tuple(payload.get("entities") or ()),
-        about=tuple(payload.get("about") or ()), motifs=tuple(payload.get("motifs") or ()),
-        created_at=float(payload["created_at"]), occurred_at=float(payload["occurred_at"]),
-    )
-
-
-def _split_link(token: str) -> tuple[str, str]:
-    relation, _, key = token.partition(":")
-    return relation, key
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, ResponseHandlingException):
-        return True  # the request never got an answer: connection refused, reset, timeout
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code in (429, 500, 502, 503, 504)
-    if type(exc).__name__ == "AioRpcError":  # gRPC, without importing grpc
-        return str(getattr(exc, "code", lambda: "")()).endswith(("UNAVAILABLE", "DEADLINE_EXCEEDED"))
-    return isinstance(exc, (OSError, asyncio.TimeoutError))
-
-
-class QdrantStore:
+class QdrantStore(BaseStore):
     """A MemoryStore on Qdrant: a server (``url=``) or local mode (``path=`` / ``":memory:"``).
 
     Args:
@@ -223,7 +157,7 @@ class QdrantStore:
 
     def _error(self, exc: BaseException, action: str) -> HoloLoomError:
         detail = self._scrub(str(exc) or type(exc).__name__)
-        if _is_retryable(exc):
+        if layout.is_retryable(exc):
             return StoreUnavailableError(
                 f"{self.where} is unreachable while {action} (retried for {self.retry_seconds:g}s): {detail}"
             )
@@ -260,7 +194,7 @@ class QdrantStore:
     async def _raw_call(self, fn: Callable[[Any], Awaitable[T]], action: str) -> T:
         client = self._connect()
         try:
-            return await retrying(lambda: fn(client), retryable=_is_retryable, seconds=self.retry_seconds)
+            return await retrying(lambda: fn(client), retryable=layout.is_retryable, seconds=self.retry_seconds)
         except HoloLoomError:
             raise
         except Exception as exc:  # qdrant-client raises many kinds; every one becomes ours
@@ -277,27 +211,18 @@ class QdrantStore:
                 if await client.collection_exists(self.collection):
                     info = await client.get_collection(self.collection)
                     vectors = info.config.params.vectors
-                    size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+                    size = vectors[layout.DENSE].size if isinstance(vectors, dict) and layout.DENSE in vectors else None
                     if size != self.dimension:
                         raise ConfigurationError(
                             f"{self.where}: collection {self.collection!r} holds {size}-d vectors named "
-                            f"{DENSE!r}, but the embedder makes {self.dimension}-d ones"
+                            f"{layout.DENSE!r}, but the embedder makes {self.dimension}-d ones"
                         )
                     return
-                await client.create_collection(
-                    self.collection,
-                    vectors_config={DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
-                    sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-                    shard_number=self.shards, replication_factor=self.replication,
-                    write_consistency_factor=self.write_consistency,
-                )
+                await client.create_collection(self.collection, **layout.collection_config(
+                    dimension=self.dimension, shards=self.shards, replication=self.replication,
+                    write_consistency=self.write_consistency))
                 if not self.local:  # local mode has no payload indexes (and warns if asked)
-                    for field, schema in (
-                        ("ns", models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)),
-                        ("occurred_at", models.PayloadSchemaType.FLOAT),
-                        ("links", models.PayloadSchemaType.KEYWORD),
-                        ("sid", models.PayloadSchemaType.KEYWORD),
-                    ):
+                    for field, schema in layout.payload_indexes():
                         await client.create_payload_index(self.collection, field, field_schema=schema, wait=True)
 
             await self._raw_call(create, f"preparing collection {self.collection!r}")
@@ -310,24 +235,6 @@ class QdrantStore:
         await self._ensure_collection()
         return self
 
-    def _filter(self, flt: SearchFilter, items: list[tuple[str, list[Any]]] | None = None) -> Any:
-        """Qdrant conditions for namespace and time, plus a superset of the metadata filter."""
-        must: list[Any] = [models.FieldCondition(key="ns", match=models.MatchValue(value=flt.namespace))]
-        if flt.since is not None or flt.until is not None:
-            must.append(models.FieldCondition(key="occurred_at", range=models.Range(gte=flt.since, lte=flt.until)))
-        for key, values in items or ():
-            should: list[Any] = []
-            for v in values:
-                field = f"meta.{key}"
-                if v is None:
-                    should.append(models.IsNullCondition(is_null=models.PayloadField(key=field)))
-                elif isinstance(v, (bool, str)):
-                    should.append(models.FieldCondition(key=field, match=models.MatchValue(value=v)))
-                else:  # int or float: a range matches 1 and 1.0 alike
-                    should.append(models.FieldCondition(key=field, range=models.Range(gte=float(v), lte=float(v))))
-            must.append(models.Filter(should=should))
-        return models.Filter(must=must)
-
     # -- writes -------------------------------------------------------------------------
 
     async def add(self, records: Sequence[ShardRecord]) -> list[str]:
@@ -339,9 +246,9 @@ class QdrantStore:
         points = [
             models.PointStruct(
                 id=point_id(r.shard.namespace, r.shard.id),
-                vector={DENSE: np.asarray(r.vector, dtype=np.float32).tolist(),
-                        SPARSE: _sparse(bm25_weights(r.shard.text, avg_len=self.bm25_avg_len))},
-                payload=_payload(r.shard),
+                vector={layout.DENSE: np.asarray(r.vector, dtype=np.float32).tolist(),
+                        layout.SPARSE: layout.sparse_vector(bm25_weights(r.shard.text, avg_len=self.bm25_avg_len))},
+                payload=layout.payload_of(r.shard),
             )
             for r in records
         ]
@@ -362,7 +269,7 @@ class QdrantStore:
     async def delete_namespace(self, namespace: str) -> int:
         total = await self.count(namespace)
         if total:
-            selector = models.FilterSelector(filter=self._filter(SearchFilter(namespace)))
+            selector = models.FilterSelector(filter=layout.search_filter(SearchFilter(namespace)))
             await self._call(lambda c: c.delete(self.collection, points_selector=selector, wait=True),
                              f"deleting namespace {namespace!r}")
         return total
@@ -388,8 +295,8 @@ class QdrantStore:
     async def _retrieve(self, ids: Sequence[str], namespace: str, *, with_payload: Any, with_vectors: Any) -> list[Any]:
         unique = list(dict.fromkeys(ids))
         out: list[Any] = []
-        for start in range(0, len(unique), _PAGE):
-            part = [point_id(namespace, i) for i in unique[start : start + _PAGE]]
+        for start in range(0, len(unique), layout.PAGE):
+            part = [point_id(namespace, i) for i in unique[start : start + layout.PAGE]]
             out.extend(await self._call(
                 lambda c, p=part: c.retrieve(self.collection, ids=p, with_payload=with_payload, with_vectors=with_vectors),
                 "reading shards"))
@@ -398,14 +305,14 @@ class QdrantStore:
 
     async def get(self, ids: Sequence[str], *, namespace: str) -> list[MemoryShard]:
         validate_namespace(namespace)
-        found = {s.id: s for s in (_shard(p.payload) for p in
+        found = {s.id: s for s in (layout.shard_of(p.payload) for p in
                                    await self._retrieve(ids, namespace, with_payload=True, with_vectors=False))}
         return [found[i] for i in ids if i in found]
 
     async def get_vectors(self, ids: Sequence[str], *, namespace: str) -> dict[str, np.ndarray]:
         validate_namespace(namespace)
-        points = await self._retrieve(ids, namespace, with_payload=["sid", "ns"], with_vectors=[DENSE])
-        return {p.payload["sid"]: np.asarray(p.vector[DENSE], dtype=np.float32) for p in points}
+        points = await self._retrieve(ids, namespace, with_payload=["sid", "ns"], with_vectors=[layout.DENSE])
+        return {p.payload["sid"]: np.asarray(p.vector[layout.DENSE], dtype=np.float32) for p in points}
 
     async def existing_ids(self, ids: Sequence[str], *, namespace: str) -> set[str]:
         validate_namespace(namespace)
@@ -414,7 +321,7 @@ class QdrantStore:
 
     async def _query(self, query: Any, using: str, flt: SearchFilter, limit: int) -> list[Hit]:
         items = where_items(flt)
-        qfilter = self._filter(flt, items)
+        qfilter = layout.search_filter(flt, items)
         fetch = limit
         while True:
             result = await self._call(
@@ -432,13 +339,13 @@ class QdrantStore:
         query = check_query_vector(vector, self.dimension).tolist()
         if limit <= 0:
             return []
-        return await self._query(query, DENSE, flt, limit)
+        return await self._query(query, layout.DENSE, flt, limit)
 
     async def keyword_search(self, text: str, flt: SearchFilter, *, limit: int) -> list[Hit]:
         terms = query_terms(text)
         if not terms or limit <= 0:
             return []
-        hits = await self._query(_sparse({t: 1.0 for t in terms}), SPARSE, flt, limit)
+        hits = await self._query(layout.sparse_vector({t: 1.0 for t in terms}), layout.SPARSE, flt, limit)
         return [h for h in hits if h.score > 0]
 
     async def _scroll(self, qfilter: Any, payload: list[str]) -> list[Any]:
@@ -446,7 +353,7 @@ class QdrantStore:
         offset = None
         while True:
             page, offset = await self._call(
-                lambda c, o=offset: c.scroll(self.collection, scroll_filter=qfilter, limit=_PAGE, offset=o,
+                lambda c, o=offset: c.scroll(self.collection, scroll_filter=qfilter, limit=layout.PAGE, offset=o,
                                              with_payload=payload, with_vectors=False),
                 "walking the graph")
             points.extend(page)
@@ -460,12 +367,7 @@ class QdrantStore:
         if not entities:
             return []
         items = where_items(flt)
-        tokens = [f"{relation}:{key}" for key in entities for relation in ("about", "mentions")]
-        qfilter = models.Filter(must=[
-            models.FieldCondition(key="ns", match=models.MatchValue(value=flt.namespace)),
-            models.FieldCondition(key="links", match=models.MatchAny(any=tokens)),
-        ])
-        linked = await self._scroll(qfilter, ["sid", "links", "occurred_at", "meta"])
+        linked = await self._scroll(layout.links_filter(flt.namespace, entities), ["sid", "links", "occurred_at", "meta"])
         wanted = set(entities)
         degrees: dict[str, int] = {}
         targets: dict[str, list[tuple[str, str]]] = {}
@@ -473,7 +375,7 @@ class QdrantStore:
             payload = p.payload
             passes = time_matches(payload["occurred_at"], flt) and metadata_matches(payload.get("meta") or {}, items)
             for token in payload.get("links") or ():
-                relation, key = _split_link(token)
+                relation, key = layout.split_link(token)
                 if key in wanted:
                     degrees[key] = degrees.get(key, 0) + 1  # the hub degree ignores the read filter
                     if passes:
@@ -488,7 +390,7 @@ class QdrantStore:
             return []
         points = await self._retrieve(unique, flt.namespace, with_payload=["sid", "ns", "links"], with_vectors=False)
         by_id = {p.payload["sid"]: p.payload.get("links") or () for p in points}
-        sources = [(sid, key, relation) for sid in unique for relation, key in map(_split_link, by_id.get(sid, ()))]
+        sources = [(sid, key, relation) for sid in unique for relation, key in map(layout.split_link, by_id.get(sid, ()))]
         return await self._expand(sources, flt, max_degree, limit, exclude=set(unique))
 
     async def entity_lookup(
@@ -503,7 +405,7 @@ class QdrantStore:
         qfilter = None
         if namespace is not None:
             validate_namespace(namespace)
-            qfilter = self._filter(SearchFilter(namespace))
+            qfilter = layout.search_filter(SearchFilter(namespace))
         result = await self._call(lambda c: c.count(self.collection, count_filter=qfilter, exact=True), "counting")
         return int(result.count)
 
@@ -532,9 +434,3 @@ class QdrantStore:
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
-
-    async def __aenter__(self) -> "QdrantStore":
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()

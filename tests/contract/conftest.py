@@ -1,6 +1,8 @@
 """One MemoryStore contract, every backend, real engines.
 
-``backend`` is parametrized over embedded, neo4j, qdrant and hybrid. Neo4j is a real
+``backend`` is parametrized over embedded, neo4j, qdrant and hybrid, and over the
+in-memory ``fake`` (:class:`HoloLoom.testing.FakeStore`, which the unit tests stand on,
+so it must keep the real backends' semantics). Neo4j is a real
 server: one per test session, started by ``tests/neo4j_harness.py`` (Java 17+ and Maven,
 about 15 s), or the server named by ``HOLOLOOM_TEST_NEO4J_URI`` (with
 ``HOLOLOOM_TEST_NEO4J_PASSWORD``) if set. Without Java the neo4j and hybrid cases are
@@ -22,9 +24,10 @@ from typing import Any
 
 import pytest
 
-from HoloLoom.memory import EmbeddedStore, MemoryStore
+from HoloLoom.memory import BaseStore, EmbeddedStore
+from HoloLoom.testing import FakeStore
 
-BACKENDS = ("embedded", "neo4j", "qdrant", "hybrid", "qdrant-server", "qdrant-cluster")
+BACKENDS = ("fake", "embedded", "neo4j", "qdrant", "hybrid", "qdrant-server", "qdrant-cluster")
 DIM = 384
 
 
@@ -93,9 +96,14 @@ class Backend:
     options: dict[str, Any] = field(default_factory=dict)
     qdrant_url: str | None = None
     collection: str = field(default_factory=lambda: f"contract_{uuid.uuid4().hex[:12]}")
+    first_fake: FakeStore | None = None
 
-    def make(self, **options: Any) -> MemoryStore:
+    def make(self, **options: Any) -> BaseStore:
         opts = {**self.options, **options}
+        if self.name == "fake":  # every FakeStore of a test sees the first one's data
+            made = FakeStore(dimension=DIM, shared_with=self.first_fake)
+            self.first_fake = self.first_fake or made
+            return made
         if self.name == "embedded":
             return EmbeddedStore(self.root / "embedded", dimension=DIM)
         if self.qdrant_url is not None:

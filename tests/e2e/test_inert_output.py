@@ -91,7 +91,7 @@ def test_real_process_on_a_colour_terminal(tmp_path: Path, embedder) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 async def test_tui_in_a_real_terminal_shows_escapes_inertly(home: Path, embedder, tmp_path: Path) -> None:
-    from tests.unit.test_terminal_ui import ROOT, _Tmux
+    from .test_tui_tmux import ROOT, _Tmux
 
     async with HoloLoom(settings=Settings(home=home, routing="fixed", seed=1), embedder=embedder) as loom:
         await loom.add(corpus())

@@ -1,5 +1,3 @@
-import asyncio
-import multiprocessing
 
 import numpy as np
 import pytest
@@ -108,30 +106,6 @@ async def test_wrong_vector_shape_is_refused(tmp_path) -> None:
         with pytest.raises(ValidationError):
             await store.add([_record(2), bad])
         assert await store.count("ns") == 0
-
-
-def _writer(path: str, start: int) -> None:
-    async def run() -> None:
-        async with EmbeddedStore(path) as store:
-            for i in range(start, start + 20):
-                await store.add([_record(i)])
-    asyncio.run(run())
-
-
-async def test_two_processes_share_a_directory_without_losing_writes(tmp_path) -> None:
-    async with EmbeddedStore(tmp_path) as store:
-        await store.add([_record(0)])
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_writer, args=(str(tmp_path), s)) for s in (100, 200)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-            assert p.exitcode == 0
-        assert await store.count("ns") == 41
-        # The index of this (older) process catches up with the others' commits.
-        hits = await store.vector_search(_vec(215), SearchFilter("ns"), limit=1)
-        assert hits[0].id == "s215"
 
 
 async def test_health(tmp_path) -> None:

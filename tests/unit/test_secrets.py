@@ -1,31 +1,16 @@
-"""No secret value in a repr, a str, an error, `stats --json`, the weave log or /metrics."""
+"""No secret value in a repr, a str, an error, the weave log or /metrics (`stats --json`: tests/e2e)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from HoloLoom import HoloLoom, Settings
 from HoloLoom.credentials import SecretStr, redact_uri, scrub, uri_secrets
 from HoloLoom.errors import HoloLoomError
 
-PASSWORD = "pw-Zq81-neo4j-secret"
-URI_PASSWORD = "uri-Xk44-secret"
-API_KEY = "key-Jr07-qdrant-secret"
-SECRETS = (PASSWORD, URI_PASSWORD, API_KEY)
-ENV = {
-    "HOLOLOOM_NEO4J_URI": f"bolt://neo4j:{URI_PASSWORD}@127.0.0.1:1",
-    "HOLOLOOM_NEO4J_PASSWORD": PASSWORD,
-    "HOLOLOOM_QDRANT_URL": f"http://admin:{URI_PASSWORD}@127.0.0.1:1",
-    "HOLOLOOM_QDRANT_API_KEY": API_KEY,
-}
-
-
-def assert_no_secret(text: str) -> None:
-    for secret in SECRETS:
-        assert secret not in text
+from tests.secret_values import API_KEY, ENV, PASSWORD, URI_PASSWORD, assert_no_secret
 
 
 def test_settings_repr_and_str_mask_secrets_and_uri_userinfo() -> None:
@@ -101,17 +86,3 @@ async def test_stats_weave_log_and_metrics_hold_no_secret(home, embedder, monkey
     assert logs, "the weave log was written"
     for path in logs:
         assert_no_secret(path.read_text(encoding="utf-8"))
-
-
-def test_stats_json_holds_no_secret(home, embedder, monkeypatch) -> None:
-    from HoloLoom.cli import app
-
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    runner = CliRunner()
-    added = runner.invoke(app, ["add", "--home", str(home), "--text", "Leland is a town in North Carolina."])
-    assert added.exit_code == 0, added.output
-    result = runner.invoke(app, ["stats", "--home", str(home), "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["shards"] == 1
-    assert_no_secret(result.output)

@@ -1,16 +1,14 @@
-"""Prometheus metrics from real weaves, scraped over HTTP the way Prometheus does."""
+"""Prometheus metrics from real weaves, scraped over HTTP the way Prometheus does.
+
+A real Prometheus scraping them is ``tests/e2e/test_prometheus_scrape.py``; a metrics
+server counting another process's weaves is ``tests/integration/test_metrics_processes.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
-import shutil
-import socket
-import subprocess
-import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,26 +16,12 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from HoloLoom import HoloLoom, StoreClosedError, ToolResult, ValidationError
-from HoloLoom.telemetry import DEFAULT_METRICS_PORT, LoomMetrics, run_metrics_server, serve_metrics
+from HoloLoom.telemetry import DEFAULT_METRICS_PORT, LoomMetrics, serve_metrics
 from HoloLoom.weaving import STAGE_ORDER
 
+from tests.metrics_scrape import scrape, value
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def scrape(url: str) -> dict[str, list]:
-    """GET /metrics off the event loop (the scrape reads the store through the loop) and parse it."""
-    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode("utf-8"))
-    samples: dict[str, list] = {}
-    for family in text_string_to_metric_families(body):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append(sample)
-    return samples
-
-
-def value(samples: dict[str, list], name: str, **labels: str) -> float:
-    found = [s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
-    assert found, f"no sample {name}{labels}; have {[s.labels for s in samples.get(name, [])]}"
-    return sum(found)
 
 
 async def test_weaves_feed_histograms_and_counters_scraped_over_http(small_loom: HoloLoom) -> None:
@@ -195,90 +179,6 @@ async def test_prometheus_and_grafana_config_use_the_metrics_we_export(small_loo
                 assert name in exported, f"panel {panel['title']!r} queries {name}, which HoloLoom does not export"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def _prom_query(base: str, expr: str) -> list:
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
-    return json.loads(body)["data"]["result"]
-
-
-@pytest.mark.slow
-async def test_a_real_prometheus_scrapes_the_weave_metrics(small_loom: HoloLoom, tmp_path: Path) -> None:
-    binary = shutil.which("prometheus")
-    metrics = LoomMetrics()
-    metrics.attach(small_loom)
-    server = serve_metrics(metrics, 0)
-    try:
-        for q in ("Who directed Maximum Overdrive?", "Where is Leland?"):
-            await small_loom.weave(q, complexity="FAST")
-        if binary is None:
-            reason = "Debian's prometheus package is not installed (apt-get install prometheus); checked a plain parse of /metrics instead"
-            print(f"SKIP real Prometheus: {reason}")
-            s = await scrape(server.url)
-            assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 2
-            pytest.skip(reason)
-
-        yaml = pytest.importorskip("yaml")
-        config = yaml.safe_load((ROOT / "config/prometheus.yml").read_text())
-        config["global"]["scrape_interval"] = "1s"
-        config["scrape_configs"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{server.port}"]
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        prom_port = _free_port()
-        proc = subprocess.Popen(
-            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            base = f"http://127.0.0.1:{prom_port}"
-            deadline = time.monotonic() + 60
-            result: list = []
-            while time.monotonic() < deadline:
-                assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]
-                try:
-                    result = await _prom_query(base, 'hololoom_weave_duration_seconds_count{complexity="FAST"}')
-                except OSError:
-                    result = []
-                if result:
-                    break
-                await asyncio.sleep(0.5)
-            assert result, "Prometheus never scraped hololoom_weave_duration_seconds_count"
-            assert float(result[0]["value"][1]) == 2
-            assert result[0]["metric"]["job"] == "hololoom"
-            shards = await _prom_query(base, "sum(hololoom_memory_shards)")
-            assert float(shards[0]["value"][1]) == await small_loom.count()
-
-            # weaves made while Prometheus watches show up in rates and quantiles, as the dashboard asks
-            for q in ("What is the capital of France?", "Who was Haymo of Faversham?", "Where is Wilmington?"):
-                await small_loom.weave(q, complexity="FAST")
-            while time.monotonic() < deadline:
-                result = await _prom_query(base, 'hololoom_weave_duration_seconds_count{complexity="FAST"}')
-                if result and float(result[0]["value"][1]) == 5:
-                    break
-                await asyncio.sleep(0.5)
-            assert float(result[0]["value"][1]) == 5
-            p50 = await _prom_query(base, "histogram_quantile(0.5, sum by (le, complexity) "
-                                          "(increase(hololoom_weave_duration_seconds_bucket[1m])))")
-            assert p50 and 0 < float(p50[0]["value"][1]) < 30
-            # every Grafana panel's query is valid PromQL and finds data
-            dashboard = json.loads((ROOT / "config/grafana/dashboards/hololoom.json").read_text())
-            for panel in dashboard["panels"]:
-                for target in panel["targets"]:
-                    expr = target["expr"].replace("$__rate_interval", "1m").replace("$__range", "5m")
-                    found = await _prom_query(base, expr)  # raises HTTPError on a PromQL syntax error
-                    if "errors" not in expr and "feedback" not in expr and 'outcome!="ok"' not in expr:
-                        assert found, f"panel {panel['title']!r}: {expr} found nothing"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-    finally:
-        server.close()
-
-
 async def test_periodic_refresh_and_wsgi_app_for_embedding_in_a_server(small_loom: HoloLoom) -> None:
     metrics = LoomMetrics()
     metrics.attach(small_loom)
@@ -308,74 +208,6 @@ async def test_periodic_refresh_and_wsgi_app_for_embedding_in_a_server(small_loo
                                        lambda st, headers: status.append(st)))
     assert status[0].startswith("200")
     assert b'hololoom_weave_duration_seconds_count{complexity="LITE"} 1.0' in body
-
-
-WEAVER = """
-import asyncio, json, sys
-from HoloLoom import HoloLoom, Settings
-
-async def main():
-    async with HoloLoom(settings=Settings(home=sys.argv[1])) as loom:
-        out = []
-        for q, level in (("Who directed Maximum Overdrive?", "FAST"), ("Why did the Recovery of Aristotle matter?", "FULL")):
-            st = await loom.weave(q, complexity=level)
-            out.append({"id": st.id, "tool": st.tool, "complexity": st.complexity.value, "ms": st.duration_ms,
-                        "crawl_ms": st.timings["crawl"], "arm": st.routing.get("arm")})
-        print(json.dumps(out))
-
-asyncio.run(main())
-"""
-
-
-@pytest.mark.slow
-async def test_metrics_server_counts_weaves_other_processes_log(small_loom: HoloLoom, home: Path) -> None:
-    """`hololoom metrics` in one process; weaves made by another reach it through the weave log."""
-    import os
-    import sys
-
-    servers: list = []
-    task = asyncio.create_task(run_metrics_server(small_loom, port=0, ready=servers.append))
-    try:
-        for _ in range(100):
-            if servers:
-                break
-            await asyncio.sleep(0.05)
-        url = servers[0].url
-        mine = await small_loom.weave("Where is Leland?", complexity="LITE")  # counted once, from the events
-
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WEAVER, str(home), cwd=str(ROOT), env=env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=240)
-        assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
-        theirs = json.loads(out.decode().strip().splitlines()[-1])
-
-        deadline = time.monotonic() + 30
-        while True:
-            s = await scrape(url)
-            done = sum(x.value for x in s.get("hololoom_queries_total", []))
-            if done >= 3 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.3)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    assert not small_loom.events.has_subscribers  # detached on cancel
-
-    assert value(s, "hololoom_weave_duration_seconds_count", complexity="LITE") == 1  # not twice
-    assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 1
-    assert value(s, "hololoom_weave_duration_seconds_count", complexity="FULL") == 1
-    assert sum(x.value for x in s["hololoom_queries_total"]) == 3
-    fast, full = theirs
-    assert value(s, "hololoom_weave_duration_seconds_sum", complexity="FAST") == pytest.approx(fast["ms"] / 1000.0)
-    assert value(s, "hololoom_queries_total", complexity="FULL", tool=full["tool"], arm=full["arm"]) == 1
-    assert value(s, "hololoom_stage_duration_seconds_sum", stage="crawl", complexity="FULL") == pytest.approx(
-        full["crawl_ms"] / 1000.0)
-    for stage in STAGE_ORDER:
-        assert value(s, "hololoom_stage_duration_seconds_count", stage=stage.value, complexity="FAST") == 1
-    assert value(s, "hololoom_queries_total", complexity="LITE", tool=mine.tool) == 1
-    assert value(s, "hololoom_memory_shards", namespace="default") == await small_loom.count()
 
 
 def test_weave_log_reading_starts_at_the_end_survives_rotation_and_torn_lines(tmp_path: Path) -> None:

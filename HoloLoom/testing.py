@@ -27,6 +27,7 @@ you test: hashed trigrams know spelling, not meaning.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import math
@@ -47,6 +48,7 @@ from .types import MemoryShard, SearchFilter, validate_namespace
 __all__ = ["FakeStore", "HashEmbedder"]
 
 _K1, _B = 1.2, 0.75  # BM25 as the embedded store computes it
+_INLINE_TEXTS = 64  # HashEmbedder embeds up to this many texts on the event loop, more in a thread
 
 
 @dataclass(slots=True)
@@ -255,8 +257,9 @@ class HashEmbedder:
         return out
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        # Microseconds a text: cheaper than a hop to a worker thread.
-        return self.embed_sync(texts)
+        if len(texts) <= _INLINE_TEXTS:  # microseconds a text: cheaper than a hop to a worker thread
+            return self.embed_sync(texts)
+        return await asyncio.to_thread(self.embed_sync, texts)
 
     async def warmup(self) -> None:
         """Nothing to load."""

@@ -26,6 +26,8 @@ async def test_hash_embedder_is_a_deterministic_unit_length_embedder() -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(vectors, HashEmbedder().embed_sync(texts))  # same in every instance
     np.testing.assert_array_equal(vectors[1], vectors[2])  # no words: one fixed vector
+    many = await emb.embed(texts * 40)  # a large batch is embedded off the event loop, alike
+    np.testing.assert_array_equal(many, np.tile(vectors, (40, 1)))
     assert HashEmbedder(96).embed_sync(["x"]).shape == (1, 96)
     with pytest.raises(ValueError):
         HashEmbedder(0)

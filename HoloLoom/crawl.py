@@ -262,10 +262,7 @@ class MultipassCrawler:
     async def _search_many(self, vectors: list[np.ndarray], flt: SearchFilter, limit: int) -> list[list[Hit]]:
         if not vectors:
             return []
-        many = getattr(self.store, "vector_search_many", None)
-        if many is not None:  # one scan for all the beam's directions
-            return await many(vectors, flt, limit=limit)
-        return [await self.store.vector_search(v, flt, limit=limit) for v in vectors]
+        return await self.store.vector_search_many(vectors, flt, limit=limit)  # one scan for all directions
 
     async def _fetch(self, state: CrawlState, flt: SearchFilter) -> None:
         """Load what scoring needs: the vectors and shards of new items."""

@@ -20,7 +20,7 @@ from .embedding import Embedder
 from .errors import ValidationError
 from .event_dates import EVENT_DATES, stated_dates
 from .extraction import EntityExtractor
-from .memory.base import MemoryStore, ShardRecord
+from .memory.base import BaseStore, ShardRecord
 from .threads import (
     DEFAULT_ENTITY_KEYS,
     DEFAULT_THREAD_KEYS,
@@ -86,7 +86,7 @@ class Ingestor:
 
     def __init__(
         self,
-        store: MemoryStore,
+        store: BaseStore,
         embedder: Embedder,
         extractor: EntityExtractor,
         *,

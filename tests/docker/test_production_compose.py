@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("HOLOLOOM_DOCKER_STATE", "/tmp/hololoom-docker-e2e"))
-PROJECT = "hololoom-e2e"
+# One compose project per test process: two suites sharing a Docker daemon (developers on
+# one machine) must not stop or remove each other's containers and volumes.
+PROJECT = f"hololoom-e2e-{os.getpid()}"
 IMAGE = os.environ.get("HOLOLOOM_TEST_IMAGE", "hololoom:e2e")
 COMPOSE_FILES = ["-f", "docker-compose.production.yml", "-f", "tests/docker/compose.standins.yml"]
 # What PRODUCTION_DEPLOYMENT.md tells an operator to run; the test runs each of them.

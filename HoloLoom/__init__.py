@@ -1,10 +1,15 @@
 """HoloLoom: async long-term memory and multi-hop retrieval for AI applications.
 
-Import everything from here; the modules behind it are free to move.
+Import everything from here; the modules behind it are free to move. ``__all__`` is the
+public face (``tests/unit/test_exported_members.py`` fails when it drifts): the facade
+and its settings, what a weave returns (Spacetime, its StageRecords, the route), the
+typed events, tools, the store protocol and its backends, embedders and extractors,
+metrics and the terminal UI, and every error.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -13,44 +18,49 @@ __version__ = "0.1.0"
 # and the embedding model load only when asked for.
 _EXPORTS: dict[str, str] = {
     "AddResult": ".ingest",
-    "classify_query_type": ".routing",
+    "classify_query_type": ".weaving.query_types",
     "Complexity": ".types",
     "ConfigurationError": ".errors",
     "CrawlPlan": ".crawl",
     "CrawlResult": ".crawl",
     "CrawlWeights": ".crawl",
     "DEFAULT_PLANS": ".crawl",
-    "detect_complexity": ".weaving",
+    "detect_complexity": ".weaving.patterns",
     "Document": ".types",
     "EmbeddedStore": ".memory",
     "Embedder": ".embedding",
     "EmbeddingError": ".errors",
     "EntityExtractor": ".extraction",
-    "EventBus": ".weaving",
+    "EventBus": ".weaving.events",
+    "FeedbackGiven": ".weaving.events",
+    "find_time_phrases": ".timephrases",
     "Hit": ".memory",
     "HoloLoom": ".loom",
     "HoloLoomError": ".errors",
+    "HomeLayout": ".home",
+    "HybridStore": ".memory",
+    "HybridWriteError": ".memory",
     "InvalidComplexityError": ".errors",
     "InvalidFeedbackError": ".errors",
     "InvalidNamespaceError": ".errors",
     "InvalidQueryError": ".errors",
-    "LearnedWeaveRouter": ".routing",
     "Link": ".memory",
-    "LoomEvent": ".weaving",
+    "LoomEvent": ".weaving.events",
     "LoomMetrics": ".telemetry",
-    "matryoshka": ".embedding",
-    "MATRYOSHKA_SCALES": ".embedding",
     "MemoryShard": ".types",
     "MemoryStore": ".memory",
     "MissingDependencyError": ".errors",
-    "MultipassCrawler": ".crawl",
+    "Neo4jStore": ".memory",
     "NotFoundError": ".errors",
     "PartialWriteError": ".errors",
     "PassReport": ".crawl",
     "PassSpec": ".crawl",
-    "PatternCard": ".weaving",
-    "Policy": ".routing",
-    "RoutingStateError": ".routing",
+    "QdrantStore": ".memory",
+    "query_window": ".timephrases",
+    "QueryClassifier": ".weaving.query_types",
+    "RouteDecision": ".weaving.routing_seam",
+    "Router": ".weaving.routing_seam",
+    "RoutingStateError": ".routing.errors",
     "RuleBasedExtractor": ".extraction",
     "run_metrics_server": ".telemetry",
     "ScoredShard": ".types",
@@ -59,75 +69,61 @@ _EXPORTS: dict[str, str] = {
     "serve_metrics": ".telemetry",
     "Settings": ".config",
     "ShardRecord": ".memory",
-    "Spacetime": ".weaving",
-    "Stage": ".weaving",
+    "Spacetime": ".weaving.spacetime",
+    "Stage": ".weaving.events",
+    "StageEnded": ".weaving.events",
+    "StageRecord": ".weaving.spacetime",
+    "StageStarted": ".weaving.events",
     "StoreClosedError": ".errors",
     "StoreError": ".errors",
     "StoreUnavailableError": ".errors",
     "TerminalUI": ".terminal_ui",
-    "ToolContext": ".weaving",
-    "ToolError": ".errors",
-    "ToolResult": ".weaving",
-    "ValidationError": ".errors",
-    "WeavingOrchestrator": ".weaving",
     "TimePhrase": ".timephrases",
-    "find_time_phrases": ".timephrases",
-    "query_window": ".timephrases",
-    "Neo4jStore": ".memory",
-    "QdrantStore": ".memory",
-    "HybridStore": ".memory",
-    "HybridWriteError": ".memory",
+    "Tool": ".weaving.tools",
+    "ToolContext": ".weaving.tools",
+    "ToolError": ".errors",
+    "ToolResult": ".weaving.tools",
+    "ValidationError": ".errors",
+    "WeaveEnded": ".weaving.events",
+    "WeaveStarted": ".weaving.events",
 }
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .config import Settings
-    from .crawl import CrawlPlan, CrawlResult, CrawlWeights, DEFAULT_PLANS, MultipassCrawler, PassReport, PassSpec
-    from .embedding import MATRYOSHKA_SCALES, Embedder, SentenceTransformerEmbedder, matryoshka
+    from .crawl import CrawlPlan, CrawlResult, CrawlWeights, DEFAULT_PLANS, PassReport, PassSpec
+    from .embedding import Embedder, SentenceTransformerEmbedder
     from .errors import (
-        ConfigurationError,
-        EmbeddingError,
-        HoloLoomError,
-        InvalidComplexityError,
-        InvalidFeedbackError,
-        InvalidNamespaceError,
-        InvalidQueryError,
-        MissingDependencyError,
-        NotFoundError,
-        PartialWriteError,
-        StoreClosedError,
-        StoreError,
-        StoreUnavailableError,
-        ToolError,
-        ValidationError,
+        ConfigurationError, EmbeddingError, HoloLoomError, InvalidComplexityError, InvalidFeedbackError,
+        InvalidNamespaceError, InvalidQueryError, MissingDependencyError, NotFoundError, PartialWriteError,
+        StoreClosedError, StoreError, StoreUnavailableError, ToolError, ValidationError,
     )
     from .extraction import EntityExtractor, RuleBasedExtractor
+    from .home import HomeLayout
     from .ingest import AddResult
     from .loom import HoloLoom
-    from .memory import EmbeddedStore, Hit, Link, MemoryStore, ShardRecord
-    from .routing import LearnedWeaveRouter, Policy, RoutingStateError, classify_query_type
+    from .memory import (
+        EmbeddedStore, Hit, HybridStore, HybridWriteError, Link, MemoryStore, Neo4jStore, QdrantStore, ShardRecord,
+    )
+    from .routing.errors import RoutingStateError
     from .telemetry import LoomMetrics, run_metrics_server, serve_metrics
     from .terminal_ui import TerminalUI
+    from .timephrases import find_time_phrases, query_window, TimePhrase
     from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter
-    from .weaving import (
-        EventBus,
-        LoomEvent,
-        PatternCard,
-        Spacetime,
-        Stage,
-        ToolContext,
-        ToolResult,
-        WeavingOrchestrator,
-        detect_complexity,
+    from .weaving.events import (
+        EventBus, FeedbackGiven, LoomEvent, Stage, StageEnded, StageStarted, WeaveEnded, WeaveStarted,
     )
-    from .memory import HybridStore, HybridWriteError, Neo4jStore, QdrantStore
-    from .timephrases import TimePhrase, find_time_phrases, query_window
+    from .weaving.patterns import detect_complexity
+    from .weaving.query_types import classify_query_type, QueryClassifier
+    from .weaving.routing_seam import RouteDecision, Router
+    from .weaving.spacetime import Spacetime, StageRecord
+    from .weaving.tools import Tool, ToolContext, ToolResult
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'HoloLoom' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(_importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
@@ -152,35 +148,34 @@ __all__ = [
     "EmbeddingError",
     "EntityExtractor",
     "EventBus",
+    "FeedbackGiven",
     "find_time_phrases",
     "Hit",
     "HoloLoom",
     "HoloLoomError",
+    "HomeLayout",
     "HybridStore",
     "HybridWriteError",
     "InvalidComplexityError",
     "InvalidFeedbackError",
     "InvalidNamespaceError",
     "InvalidQueryError",
-    "LearnedWeaveRouter",
     "Link",
     "LoomEvent",
     "LoomMetrics",
-    "matryoshka",
-    "MATRYOSHKA_SCALES",
     "MemoryShard",
     "MemoryStore",
     "MissingDependencyError",
-    "MultipassCrawler",
     "Neo4jStore",
     "NotFoundError",
     "PartialWriteError",
     "PassReport",
     "PassSpec",
-    "PatternCard",
-    "Policy",
     "QdrantStore",
     "query_window",
+    "QueryClassifier",
+    "RouteDecision",
+    "Router",
     "RoutingStateError",
     "RuleBasedExtractor",
     "run_metrics_server",
@@ -192,15 +187,20 @@ __all__ = [
     "ShardRecord",
     "Spacetime",
     "Stage",
+    "StageEnded",
+    "StageRecord",
+    "StageStarted",
     "StoreClosedError",
     "StoreError",
     "StoreUnavailableError",
     "TerminalUI",
     "TimePhrase",
+    "Tool",
     "ToolContext",
     "ToolError",
     "ToolResult",
     "ValidationError",
-    "WeavingOrchestrator",
+    "WeaveEnded",
+    "WeaveStarted",
     "__version__",
 ]

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import SkipValidation
 
@@ -18,14 +18,22 @@ from .config import Settings
 from .crawl import CrawlPlan, CrawlResult, MultipassCrawler
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .extraction import EntityExtractor, RuleBasedExtractor
+from .home import HomeLayout
 from .ingest import AddResult, Ingestor
 from .errors import ConfigurationError
 from .memory import BaseStore, create_store
 from .types import Complexity, Document, MemoryShard, ScoredShard, SearchFilter, validate_namespace
 from .validation import (
     MAX_QUERY_CHARS, BudgetMs, EntityNames, Instant, Level, Limit, Metadata, Namespace, Query, Reward, ShardId,
-    ShardIds, SpacetimeId, Title, ToolName, Useful, Where, validated,
+    ShardIds, SpacetimeId, Title, ToolName, Useful, Where, check, validated,
 )
+
+from .weaving.spacetime import Spacetime  # weave()'s return type, resolved by its validation
+
+if TYPE_CHECKING:
+    from .weaving.events import EventBus
+    from .weaving.orchestrator import WeavingOrchestrator
+    from .weaving.tools import Tool
 
 __all__ = ["HoloLoom", "MAX_QUERY_CHARS"]
 
@@ -75,7 +83,7 @@ class HoloLoom:
         self._store = store
         self._crawler: MultipassCrawler | None = None
         self._ingestor: Ingestor | None = None
-        self._orchestrator: Any = None
+        self._orchestrator: WeavingOrchestrator | None = None
         self._seed = settings.seed
         self._closed = False
 
@@ -109,30 +117,40 @@ class HoloLoom:
         return self._ingestor
 
     @property
-    def orchestrator(self) -> Any:
+    def home(self) -> HomeLayout:
+        """The files under this loom's ``HOLOLOOM_HOME``."""
+        return HomeLayout(self.settings.home)
+
+    @property
+    def orchestrator(self) -> "WeavingOrchestrator":
         """The WeavingOrchestrator behind weave() and feedback()."""
         if self._orchestrator is None:
             from .routing import LearnedWeaveRouter, Policy
             from .weaving import FixedRouter, WeavingOrchestrator
+            from .weaving.routing_seam import Router
 
-            state = self.settings.home / "state"
-            policy = Policy(state / "policy.json", seed=self._seed)  # one learner: arms and tools
-            router: Any = (LearnedWeaveRouter(self.store, policy) if self.settings.routing == "learned"
-                           else FixedRouter(self.store))
+            home = self.home
+            policy = Policy(home.policy, seed=self._seed)  # one learner: arms and tools
+            router: Router = (LearnedWeaveRouter(self.store, policy) if self.settings.routing == "learned"
+                              else FixedRouter(self.store))
             self._orchestrator = WeavingOrchestrator(
-                self.store, self.embedder, self.extractor, state_dir=state, router=router, policy=policy,
+                self.store, self.embedder, self.extractor, home=home, router=router, policy=policy,
+                crawler=self.crawler,
             )
         return self._orchestrator
 
     @property
-    def events(self) -> Any:
-        """The EventBus every weave publishes its stage events on (subscribe to observe)."""
+    def events(self) -> "EventBus":
+        """The EventBus every weave publishes its typed stage events on (subscribe to observe)."""
         return self.orchestrator.bus
 
-    @validated
-    def register_tool(self, name: ToolName, tool: Callable[..., Any]) -> None:
-        """Add an async tool ``tool(ctx: ToolContext) -> ToolResult`` that weave may choose or be told to use."""
-        self.orchestrator.tools.register(name, tool)
+    def register_tool(self, name: str, tool: "Tool") -> None:
+        """Add an async tool ``tool(ctx: ToolContext) -> ToolResult`` that weave may choose or be told to use.
+
+        Raises:
+            ValidationError: a bad name, or ``tool`` is not an async function.
+        """
+        self.orchestrator.tools.register(check("name", name, ToolName), tool)
 
     @validated
     async def weave(
@@ -148,7 +166,7 @@ class HoloLoom:
         limit: Limit | None = None,
         budget_ms: BudgetMs | None = None,
         now: Instant | None = None,
-    ) -> Any:
+    ) -> Spacetime:
         """Run the nine-stage pipeline and return a Spacetime (result + timed provenance).
 
         Args:

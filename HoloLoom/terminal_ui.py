@@ -22,7 +22,7 @@ import collections
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from rich.console import Console
 from rich.live import Live
@@ -32,7 +32,12 @@ from rich.text import Text
 from .errors import HoloLoomError
 from .rendering import safe_text
 from .types import Complexity
-from .weaving import STAGE_ORDER, LoomEvent, Spacetime, Stage, render_trace_tree
+
+if TYPE_CHECKING:
+    from .loom import HoloLoom
+from .weaving import (
+    STAGE_ORDER, LoomEvent, Spacetime, Stage, StageEnded, StageStarted, WeaveEnded, WeaveStarted, render_trace_tree,
+)
 
 __all__ = ["StageBoard", "TerminalUI"]
 
@@ -69,24 +74,20 @@ class StageBoard:
         self.failed: str | None = None
 
     def apply(self, event: LoomEvent) -> None:
-        if event.kind == "weave":
-            if event.phase == "end":
-                self.total_ms = event.duration_ms
-            return
-        if event.kind != "stage" or event.stage is None:
-            return
-        stage = event.stage
-        if event.phase == "start":
-            self.status[stage] = "running"
-            return
-        self.duration_ms[stage] = float(event.duration_ms or 0.0)
-        if event.error:
-            self.status[stage] = "failed"
-            self.detail[stage] = event.error
-            self.failed = event.error
-        else:
-            self.status[stage] = "skipped" if event.data.get("skipped") else "done"
-            self.detail[stage] = _detail(stage, event.data)
+        if isinstance(event, StageStarted):
+            self.status[event.stage] = "running"
+        elif isinstance(event, StageEnded):
+            stage = event.stage
+            self.duration_ms[stage] = event.duration_ms
+            if event.error:
+                self.status[stage] = "failed"
+                self.detail[stage] = event.error
+                self.failed = event.error
+            else:
+                self.status[stage] = "skipped" if event.skipped else "done"
+                self.detail[stage] = _detail(stage, event.data)
+        elif isinstance(event, WeaveEnded):
+            self.total_ms = event.duration_ms
 
     @property
     def finished(self) -> bool:
@@ -157,7 +158,7 @@ class TerminalUI:
         refresh_per_second: how often the live stage table is redrawn while a weave runs.
     """
 
-    def __init__(self, loom: Any, console: Console | None = None, *, complexity: Complexity | str | None = None,
+    def __init__(self, loom: "HoloLoom", console: Console | None = None, *, complexity: Complexity | str | None = None,
                  refresh_per_second: float = 8.0) -> None:
         self.loom = loom
         self.refresh_per_second = refresh_per_second
@@ -186,7 +187,7 @@ class TerminalUI:
                 def on_event(event: LoomEvent) -> None:
                     if board.weave_id is None:
                         # the first weave to start with our question after we subscribed is ours
-                        if event.kind == "weave" and event.phase == "start" and event.data.get("query") == query:
+                        if isinstance(event, WeaveStarted) and event.query == query:
                             board.weave_id = event.weave_id
                         return
                     if event.weave_id == board.weave_id:
@@ -376,7 +377,7 @@ class TerminalUI:
             self.complexity = picked
             self.console.print(Text.assemble("level: ", (self._level_name(), "bold cyan")))
             return
-        cards = getattr(getattr(self.loom, "orchestrator", None), "cards", {})
+        cards = self.loom.orchestrator.cards
         table = Table(title="Complexity (pattern card)", title_justify="left")
         for col in ("", "#", "level", "passes", "budget", "tools"):
             table.add_column(col)

@@ -4,7 +4,9 @@ Builds an embedded store of N memories in a temporary directory — short synthe
 sentences made from a seeded generator of people, places, organisations, years and
 topics (so they carry entities and the graph is realistic), embedded for real — then
 times ``weave`` for a fixed mix of queries at every level. ``embed_p50_ms`` is the time
-to embed one query alone in the same run: the floor every level pays. ``ingest_per_s``
+to embed one query alone in the same run: the floor every level pays. ``crawl_p50_ms`` is
+the crawl stage's own time (from each Spacetime's trace), and ``overhead_ms`` is what the
+weave adds around its crawl and its one query embedding: weave p50 - crawl p50 - embed p50. ``ingest_per_s``
 is ``add()`` throughput over the whole corpus; ``raw_encode_per_s`` is the embedder alone
 on a sample of the same texts with the same batch size, measured before and after the
 ingest (the faster of the two is kept). The corpus's vectors, encoded anyway by the ingest,
@@ -122,16 +124,20 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
             cuts: dict[str, int] = {}
             for level in Complexity:
                 say(f"weave at {level.value}")
-                times = []
+                times, crawls = [], []
                 for r in range(repeats):
                     for n, q in enumerate(QUERIES):
                         t0 = time.perf_counter()
                         # a distinct text per level and round: no embedding-cache hits
                         st = await loom.weave(f"{q} ({level.value.lower()} {r}.{n})", complexity=level)
                         times.append((time.perf_counter() - t0) * 1000)
+                        crawls.append(st.timings.get("crawl", 0.0))
                         cuts[level.value] = cuts.get(level.value, 0) + int(st.degraded)
-                levels[level.value] = {"p50_ms": round(median(times), 3), "p95_ms": round(percentile(times, 95), 3)}
+                levels[level.value] = {"p50_ms": round(median(times), 3), "p95_ms": round(percentile(times, 95), 3),
+                                       "crawl_p50_ms": round(median(crawls), 3)}
             embed_p50 = median(embed_times)
+            for row in levels.values():
+                row["overhead_ms"] = round(row["p50_ms"] - row["crawl_p50_ms"] - embed_p50, 3)
             return {
                 "memories": memories,
                 "embed_p50_ms": round(embed_p50, 3),
@@ -152,7 +158,7 @@ def run_and_report(memories: int, *, json_path: str | Path | None = None, repeat
     rows = {k: {**v, "x embed": payload["ratios"]["levels_x_embed"][k], "budget cuts": payload["budget_cuts"][k]}
             for k, v in payload["levels"].items()}
     print_table(f"Weave latency, {memories:,} memories (embed p50 {payload['embed_p50_ms']:.1f} ms)", rows,
-                ["p50_ms", "p95_ms", "x embed", "budget cuts"])
+                ["p50_ms", "p95_ms", "crawl_p50_ms", "overhead_ms", "x embed", "budget cuts"])
     print(f"ingest {payload['ingest_per_s']:.0f}/s vs raw encode {payload['raw_encode_per_s']:.0f}/s "
           f"(ratio {payload['ratios']['ingest_over_raw_encode']:.2f})")
     write_json(json_path, payload)

@@ -45,7 +45,7 @@ import copy
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,8 @@ class Policy:
         self._lock = threading.RLock()
         self._spaces: dict[str, dict[str, Any]] = {}
         self._pending: list[_Op] = []  # changes since the last save, replayed on the file's state
+        self._defer: Callable[[Callable[[], None]], None] | None = None  # see defer_saves
+        self._save_queued = False
         self.path = Path(path) if path is not None else None
         if self.path is not None:
             data = read_json(self.path)
@@ -244,8 +246,24 @@ class Policy:
         names = (options,) if isinstance(options, str) else _check_options(options)
         with self._lock:
             self._change(("outcome", space, names, bool(ok)))
-            if self._autosave_every and len(self._pending) >= self._autosave_every:
-                self.save()
+            if self._autosave_every and len(self._pending) >= self._autosave_every and not self._save_queued:
+                if self._defer is None:
+                    self.save()
+                else:  # a weave's own bookkeeping: the file write goes to the caller's writer thread
+                    self._save_queued = True
+                    self._defer(self._deferred_save)
+
+    def defer_saves(self, submit: Callable[[Callable[[], None]], None]) -> None:
+        """Hand autosaves to ``submit`` (e.g. a writer thread) instead of writing the file in the caller.
+
+        Explicit feedback (:meth:`observe`) and :meth:`close` still save at once.
+        """
+        self._defer = submit
+
+    def _deferred_save(self) -> None:
+        with self._lock:
+            self._save_queued = False
+            self.save()
 
     def _change(self, op: _Op) -> None:
         self._apply(self._spaces, op)

@@ -78,11 +78,17 @@ class LearnedWeaveRouter:
                 raise ValidationError(f"backend names must be non-empty strings, got {name!r}")
             self.targets[f"backend:{name}"] = backend
         self.arms = tuple(self.targets)
+        self.classifier = classifier  # the orchestrator classifies each query with it too (once per weave)
         self._classify = classifier.classify if classifier is not None else classify_query_type
 
-    def select(self, query: str, plan: CrawlPlan) -> RouteDecision:
-        """Stage 3: the arm for ``query`` at ``plan``'s level; ``info`` explains the choice."""
-        query_type = self._classify(query)
+    def select(self, query: str, plan: CrawlPlan, *, query_type: str | None = None) -> RouteDecision:
+        """Stage 3: the arm for ``query`` at ``plan``'s level; ``info`` explains the choice.
+
+        ``query_type`` is the weave's (stage 1 classified the query once); without it the
+        router's own classifier reads the query.
+        """
+        if query_type is None:
+            query_type = self._classify(query)
         choice = self.policy.choose(SPACE, query_type, self.arms, baseline=BASELINE_ARM)
         return self._route(choice.option, "learned", plan, {"query_type": query_type, **choice.to_dict()})
 

@@ -28,16 +28,15 @@ class ToolChooser:
     def __init__(self, policy: "Policy") -> None:
         self.policy = policy
 
-    def choose(self, query: str, tools: Sequence[str]) -> tuple[str, dict[str, Any]]:
-        """Pick a tool among ``tools``; returns it and what the choice was based on."""
-        intent = intent_of(query)
+    def choose(self, intent: str, tools: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """Pick a tool among ``tools`` for a query of ``intent`` (stage 1 read it); returns it and why."""
         baseline = intent if intent in tools else tools[0]
         choice = self.policy.choose(SPACE, intent, tools, baseline=baseline)
         return choice.option, {"intent": intent, **choice.to_dict()}
 
-    def learn(self, query: str, tool: str, reward: float, *, replaces: float | None = None) -> tuple[float, float]:
-        """Explicit feedback for ``tool`` on this query's intent; returns its new posterior."""
-        return self.policy.observe(SPACE, intent_of(query), tool, reward, replaces=replaces)
+    def learn(self, intent: str, tool: str, reward: float, *, replaces: float | None = None) -> tuple[float, float]:
+        """Explicit feedback for ``tool`` on a query of ``intent``; returns its new posterior."""
+        return self.policy.observe(SPACE, intent, tool, reward, replaces=replaces)
 
     def outcome(self, tool: str, *, ok: bool) -> None:
         """Whether the tool ran without raising (availability only)."""

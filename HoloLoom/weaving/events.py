@@ -1,10 +1,20 @@
-"""The event stream: every weave stage announces its start and end, with its data.
+"""The event stream: every weave announces itself and each of its stages, as typed, frozen records.
 
-This is the single source of truth for what happened during a weave. The Spacetime's
-trace is built from these events (:class:`TraceRecorder`), and so are the terminal UI's
-live progress, the Prometheus metrics and the dashboard's records: subscribe to an
-:class:`EventBus` to see them. Events are frozen records, published as they happen.
+One class per lifecycle event (as aiohttp's tracing signals), each a frozen dataclass:
 
+=================  ===========================================================
+event              published
+=================  ===========================================================
+:class:`WeaveStarted`   when a weave begins (its query and namespace)
+:class:`StageStarted`   before each of the nine stages
+:class:`StageEnded`     after each stage: its duration, key data, or the error
+:class:`WeaveEnded`     after the last stage, with the finished :class:`Spacetime`
+:class:`FeedbackGiven`  when a weave is credited
+=================  ===========================================================
+
+The Spacetime's trace is the weave's :class:`StageEnded` records; the terminal UI's live
+progress, the Prometheus metrics and the weave log (hence the dashboard) are subscribers
+of an :class:`EventBus`. With no subscriber, publishing costs one check (the no-op default).
 A subscriber that raises is logged and skipped: observers never break a weave.
 """
 
@@ -16,15 +26,22 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from .spacetime import Spacetime
 
 __all__ = [
     "EventBus",
+    "FeedbackGiven",
     "LoomEvent",
-    "Stage",
     "STAGE_ORDER",
+    "Stage",
+    "StageEnded",
+    "StageStarted",
     "Subscriber",
-    "TraceRecorder",
+    "WeaveEnded",
+    "WeaveStarted",
 ]
 
 log = logging.getLogger("HoloLoom.events")
@@ -68,41 +85,78 @@ _LOOM_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoomEvent:
-    """One thing that happened.
+    """What every event carries: the weave it belongs to and when it happened (UTC epoch seconds)."""
+
+    weave_id: str
+    timestamp: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeaveStarted(LoomEvent):
+    """A weave began."""
+
+    query: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageStarted(LoomEvent):
+    """A stage began; ``data`` says what it starts from (a crawl's retry names the failed arm)."""
+
+    stage: Stage
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageEnded(LoomEvent):
+    """A stage finished (or raised: ``error``).
 
     Attributes:
-        kind: ``"weave"`` (a whole weave), ``"stage"`` (one of the nine) or ``"feedback"``.
-        phase: ``"start"`` or ``"end"`` (feedback events are ``"end"`` only).
-        weave_id: the Spacetime id the event belongs to.
-        stage: the stage, for stage events.
-        timestamp: wall-clock seconds (UTC epoch) when it happened.
-        duration_ms: for ``end`` events, how long since the matching ``start``.
-        data: the stage's key data (what it decided, how much it found).
-        error: for a failed stage, the error message.
+        started_at: when the stage started (UTC epoch seconds).
+        duration_ms: how long it ran.
+        data: what it decided or found (plain JSON values).
+        error: ``"TypeName: message"`` when the stage raised (the weave is then over).
     """
 
-    kind: str
-    phase: str
-    weave_id: str
-    stage: Stage | None = None
-    timestamp: float = field(default_factory=time.time)
-    duration_ms: float | None = None
+    stage: Stage
+    started_at: float
+    duration_ms: float
     data: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "phase": self.phase,
-            "weave_id": self.weave_id,
-            "stage": self.stage.value if self.stage else None,
-            "timestamp": self.timestamp,
-            "duration_ms": self.duration_ms,
-            "data": dict(self.data),
-            "error": self.error,
-        }
+    @property
+    def skipped(self) -> bool:
+        """The time budget was spent, so the stage took its cheap fallback."""
+        return bool(self.data.get("skipped"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeaveEnded(LoomEvent):
+    """A weave finished; ``spacetime`` is what the caller receives."""
+
+    spacetime: "Spacetime"
+
+    @property
+    def duration_ms(self) -> float:
+        return self.spacetime.duration_ms
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackGiven(LoomEvent):
+    """A weave was credited.
+
+    Attributes:
+        reward: in [0, 1].
+        tool: the weave's tool; ``arm``: its routing arm.
+        tool_learned: whether the policy had chosen the tool (so the feedback taught it).
+    """
+
+    reward: float
+    tool: str
+    arm: str | None = None
+    tool_learned: bool = False
 
 
 Subscriber = Callable[[LoomEvent], Union[None, Awaitable[None]]]
@@ -113,18 +167,19 @@ class EventBus:
 
     Subscribers may be plain functions or coroutine functions; coroutine subscribers are
     awaited before the weave goes on, so a live display is never behind the pipeline.
+    Slow work (file writes) belongs on a thread the subscriber owns (see
+    :class:`~HoloLoom.weaving.log_writer.WeaveLogWriter`).
     """
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Subscriber, ...] = ()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns a function that removes it."""
-        self._subscribers.append(subscriber)
+        self._subscribers = (*self._subscribers, subscriber)
 
         def unsubscribe() -> None:
-            if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
+            self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
 
         return unsubscribe
 
@@ -132,23 +187,16 @@ class EventBus:
     def has_subscribers(self) -> bool:
         return bool(self._subscribers)
 
+    @property
+    def subscribers(self) -> tuple[Subscriber, ...]:
+        """Who is subscribed, in delivery order (a loom with a home always has its log writer)."""
+        return self._subscribers
+
     async def publish(self, event: LoomEvent) -> None:
-        for subscriber in list(self._subscribers):
+        for subscriber in self._subscribers:  # a tuple: (un)subscribing meanwhile is safe
             try:
                 result = subscriber(event)
                 if inspect.isawaitable(result):
                     await result
             except Exception:  # an observer must never break a weave
-                log.exception("event subscriber %r failed on %s/%s", subscriber, event.kind, event.phase)
-
-
-class TraceRecorder:
-    """Collects one weave's events; the Spacetime trace is made from them."""
-
-    def __init__(self, weave_id: str) -> None:
-        self.weave_id = weave_id
-        self.events: list[LoomEvent] = []
-
-    def __call__(self, event: LoomEvent) -> None:
-        if event.weave_id == self.weave_id:
-            self.events.append(event)
+                log.exception("event subscriber %r failed on %s", subscriber, type(event).__name__)

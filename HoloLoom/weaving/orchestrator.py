@@ -1,51 +1,45 @@
-"""The WeavingOrchestrator: nine real stages from a question to a Spacetime.
+"""The WeavingOrchestrator: runs the nine stages of :mod:`.stages` from a question to a Spacetime.
 
-    1 pattern    detect the complexity level (or take the caller's) -> PatternCard
-    2 temporal   the time window, from options or the query's own words
-    3 route      the Router picks the backend/strategy (a seam: learned routing plugs in)
-    4 features   embed once, Matryoshka scales, keywords, entities, intent
-    5 crawl      MultipassCrawler over the chosen store, within the time budget
-    6 fuse       dedup + diversity-aware rerank -> the context
-    7 converge   Thompson sampling over the card's tools, given the intent
-    8 execute    run the tool; a failing tool is reported, not raised
-    9 spacetime  assemble the result and its trace (from the event stream)
+A weave is a :class:`~.context.WeaveContext` passed through :data:`~.stages.STAGES` in
+order; each stage runs between its start and end events, and its end record (timing and
+data) is the Spacetime's trace. What is slow and not the caller's answer happens off the
+event loop: the weave and feedback logs are written by a subscriber on its own thread
+(:mod:`.log_writer`), and the learner's periodic saves are queued on the same thread.
 
-Every stage publishes start/end events on the EventBus; the trace is recorded from them.
-The card's time budget is enforced: when it is spent, crawl passes stop, the rerank is
-skipped, the tool choice falls back to the card's first tool, and the Spacetime is
-marked degraded with a warning naming what was cut. The budget measures the weave, not
-one-time warm-up: the first weave of a namespace in a process first loads the model and
-runs one unbudgeted probe crawl (first inference, index reads, worker threads), then
-starts the clock.
+The budget measures the weave, not one-time warm-up: the first weave of a namespace in
+a process first loads the model and runs one unbudgeted probe crawl (first inference,
+index reads, worker threads), then starts the clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
-from dataclasses import replace
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..crawl import MultipassCrawler, PassReport
+from ..crawl import MultipassCrawler
 from ..embedding import Embedder
 from ..errors import HoloLoomError, InvalidFeedbackError, NotFoundError, StoreError, ValidationError
 from ..extraction import EntityExtractor
-from ..types import Complexity, ScoredShard, SearchFilter, to_timestamp
-from .convergence import SPACE as TOOL_SPACE, ToolChooser, intent_of
-from .events import EventBus, LoomEvent, Stage, TraceRecorder
-from .patterns import DEFAULT_CARDS, PatternCard, detect_complexity
+from ..home import HomeLayout
+from ..jsonl import JsonlLog
+from ..memory.base import MemoryStore
+from ..routing.policy import Policy
+from ..types import Complexity, SearchFilter, to_timestamp
+from .context import WeaveContext, WeaveRequest, WeaveServices
+from .convergence import SPACE as TOOL_SPACE, ToolChooser
+from .events import EventBus, FeedbackGiven, Stage, StageEnded, StageStarted, WeaveEnded, WeaveStarted
+from .log_writer import Background, WeaveLogWriter
+from .patterns import DEFAULT_CARDS, PatternCard
+from .query_types import QueryClassifier, intent_of
 from .routing_seam import FixedRouter, RouteDecision, Router
-from .spacetime import Spacetime, StageRecord, jsonable
-from .stages import extract_features, fuse
-from .supersession import apply_supersession
-from .temporal import prefer_window, resolve_window
-from .tools import ToolContext, ToolRegistry, ToolResult
-from .weave_log import WeaveLog, process_rss_mb
+from .spacetime import Spacetime, StageRecord, plain
+from .stages import RECOVERY, STAGES, StageFn
+from .tools import ToolRegistry
 
 __all__ = ["WeavingOrchestrator"]
 
@@ -58,44 +52,36 @@ def _check_weave_id(weave_id: object) -> str:
     return weave_id
 
 
-class _Budget:
-    """The card's time budget, counted from the start of the weave."""
-
-    def __init__(self, clock: Callable[[], float], started: float, budget_ms: float) -> None:
-        self.clock = clock
-        self.deadline = started + budget_ms / 1000.0
-        self.cut: list[str] = []  # the stages it cut short
-
-    @property
-    def spent(self) -> bool:
-        return self.clock() >= self.deadline
-
-
 class WeavingOrchestrator:
     """Runs weaves over one configured store (or what the router picks).
 
     Args:
         store: the default store (the FixedRouter's).
-        embedder, extractor: as for the crawler.
-        state_dir: where the weave log (and, without ``policy``, the policy state) live
-            (None: memory only).
+        embedder, extractor: embed the query; find its entities.
+        home: the ``HOLOLOOM_HOME`` whose weave log, feedback log and (without ``policy``)
+            policy state to use (None: memory only).
         router: stage 3's decision maker; default: FixedRouter(store).
         policy: the learner behind the tool choice (share it with a learned router);
-            default: one saved in ``state_dir/policy.json``.
+            default: one saved in the home's ``policy.json``.
+        crawler: the crawler over ``store`` (the facade's); others are built once per store.
+        classifier: reads each query's type once (default: the router's, else the built-in rules).
         cards: per-level PatternCards.
         clock: monotonic seconds (inject a fake one to test budgets).
         seed: seeds the default policy's sampler.
+        remember: how many recent weaves feedback can find without reading the log.
     """
 
     def __init__(
         self,
-        store: Any,
+        store: MemoryStore,
         embedder: Embedder,
         extractor: EntityExtractor,
         *,
-        state_dir: str | Path | None = None,
+        home: HomeLayout | str | Path | None = None,
         router: Router | None = None,
-        policy: Any = None,
+        policy: Policy | None = None,
+        crawler: MultipassCrawler | None = None,
+        classifier: QueryClassifier | None = None,
         cards: Mapping[Complexity, PatternCard] | None = None,
         tools: ToolRegistry | None = None,
         bus: EventBus | None = None,
@@ -106,45 +92,44 @@ class WeavingOrchestrator:
         self.store = store
         self.embedder = embedder
         self.extractor = extractor
-        self.state_dir = Path(state_dir) if state_dir else None
+        self.home = home if isinstance(home, HomeLayout) or home is None else HomeLayout(home)
         self.router: Router = router or FixedRouter(store)
         self.cards = dict(cards or DEFAULT_CARDS)
         self.tools = tools or ToolRegistry()
         self.bus = bus or EventBus()
         self.clock = clock
         if policy is None:
-            from ..routing.policy import Policy
-
-            policy = Policy(self.state_dir / "policy.json" if self.state_dir else None, seed=seed)
+            policy = Policy(self.home.policy if self.home else None, seed=seed)
         self.policy = policy
         self.chooser = ToolChooser(policy)
+        self.background = Background()
+        policy.defer_saves(self.background.submit)
+        self._crawlers: dict[int, MultipassCrawler] = {}
+        if crawler is not None:
+            self._crawlers[id(crawler.store)] = crawler
+        self.services = WeaveServices(
+            cards=self.cards, router=self.router, embedder=embedder, extractor=extractor, tools=self.tools,
+            chooser=self.chooser, crawler_for=self.crawler_for, clock=clock,
+            classifier=classifier if classifier is not None else getattr(self.router, "classifier", None),
+        )
         self._warm: set[str] = set()  # namespaces whose one-time warm-up is done
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._counts: dict[str, tuple[float, int]] = {}
-        self.log = WeaveLog(self.state_dir / "weaves.jsonl") if self.state_dir else None
-        # Feedback as it is given, for other processes (the dashboard's feedback rate).
-        self.feedback_log = WeaveLog(self.state_dir / "feedback.jsonl") if self.state_dir else None
         self._remember = remember
+        self._counts: dict[str, tuple[float, int]] = {}
+        self._counting: set[str] = set()
+        self.log = JsonlLog(self.home.weaves) if self.home else None
+        if self.home is not None:
+            writer = WeaveLogWriter(self.log, JsonlLog(self.home.feedback), self.background,
+                                    memory_count=self._known_count)
+            self.bus.subscribe(writer)
 
-    # -- events ------------------------------------------------------------------------
-
-    async def _emit(self, kind: str, phase: str, weave_id: str, stage: Stage | None = None, *,
-                    duration_ms: float | None = None, data: Mapping[str, Any] | None = None, error: str | None = None) -> None:
-        await self.bus.publish(LoomEvent(kind=kind, phase=phase, weave_id=weave_id, stage=stage,
-                                         duration_ms=duration_ms, data=dict(data or {}), error=error))
-
-    async def _run_stage(self, weave_id: str, stage: Stage, fn: Callable[[], Any], start_data: Mapping[str, Any] | None = None) -> Any:
-        """Run one stage between its start and end events; fn returns (value, end data)."""
-        await self._emit("stage", "start", weave_id, stage, data=start_data)
-        started = self.clock()
-        try:
-            value, data = await fn()
-        except BaseException as exc:
-            await self._emit("stage", "end", weave_id, stage, duration_ms=(self.clock() - started) * 1000.0,
-                             error=f"{type(exc).__name__}: {exc}")
-            raise
-        await self._emit("stage", "end", weave_id, stage, duration_ms=(self.clock() - started) * 1000.0, data=data)
-        return value
+    def crawler_for(self, store: MemoryStore) -> MultipassCrawler:
+        """The crawler over ``store``, built once."""
+        crawler = self._crawlers.get(id(store))
+        if crawler is None or crawler.store is not store:
+            crawler = self._crawlers[id(store)] = MultipassCrawler(store, self.embedder, extractor=self.extractor,
+                                                                   clock=self.clock)
+        return crawler
 
     # -- the weave ---------------------------------------------------------------------
 
@@ -162,12 +147,32 @@ class WeavingOrchestrator:
         budget_ms: float | None = None,
         now: object = None,
     ) -> Spacetime:
-        """Weave an answer to ``query``; see the module docstring for the stages.
+        """Weave an answer to ``query``; see :mod:`.stages` for what each stage does.
 
         Raises:
             ValidationError: bad input (before any stage runs).
             StoreError: the backend failed (the failure is also recorded for routing).
         """
+        request = self._request(query, namespace, complexity, since, until, where, tool, limit, budget_ms, now)
+        await self._warm_up(namespace)
+        w = WeaveContext(request=request, weave_id=uuid.uuid4().hex, started=self.clock(), started_wall=time.time())
+        bus = self.bus
+        if bus.has_subscribers:
+            await bus.publish(WeaveStarted(weave_id=w.weave_id, query=query, namespace=namespace))
+        for stage, run in STAGES:
+            await self._run_stage(w, stage, run)
+        spacetime = self._spacetime(w)
+        self._record_outcome(w.route, w.tool if w.tool_learned and not w.errors else None)
+        self._remember_weave(spacetime, w)
+        await self._refresh_count(namespace)
+        if bus.has_subscribers:
+            await bus.publish(WeaveEnded(weave_id=w.weave_id, spacetime=spacetime))
+        return spacetime
+
+    def _request(self, query: str, namespace: str, complexity: Complexity | str | None, since: object, until: object,
+                 where: Mapping[str, Any] | None, tool: str | None, limit: int | None, budget_ms: float | None,
+                 now: object) -> WeaveRequest:
+        """The checked request (the facade validated its own arguments; direct callers get the same errors)."""
         forced = Complexity.parse(complexity) if complexity is not None else None
         if tool is not None and tool not in self.tools:
             self.tools.get(tool)  # raises the helpful "unknown tool" error
@@ -175,183 +180,53 @@ class WeavingOrchestrator:
             raise ValidationError("limit must be a positive integer")
         if budget_ms is not None and (not isinstance(budget_ms, (int, float)) or budget_ms <= 0):
             raise ValidationError("budget_ms must be a positive number")
-        reference_time = to_timestamp(now, name="now")
-        await self._warm_up(namespace)
-        weave_id = uuid.uuid4().hex
-        recorder = TraceRecorder(weave_id)
-        unsubscribe = self.bus.subscribe(recorder)
-        wall_start, started = time.time(), self.clock()
-        warnings: list[str] = []
-        errors: list[str] = []
+        since_ts, until_ts = to_timestamp(since, name="since"), to_timestamp(until, name="until")
+        if since_ts is not None and until_ts is not None and since_ts > until_ts:
+            raise ValidationError("since must not be later than until")
+        return WeaveRequest(query=query, namespace=namespace, complexity=forced, since=since_ts, until=until_ts,
+                            where=dict(where or {}), tool=tool, limit=limit, budget_ms=budget_ms,
+                            now=to_timestamp(now, name="now"))
+
+    async def _run_stage(self, w: WeaveContext, stage: Stage, run: StageFn,
+                         start_data: Mapping[str, Any] | None = None) -> None:
+        """Run one stage between its start and end events; its end record joins the trace.
+
+        A store failure in a stage with a recovery (the crawl's fail-over) is retried once.
+        """
+        bus = self.bus
+        if bus.has_subscribers:
+            await bus.publish(StageStarted(weave_id=w.weave_id, stage=stage, data=start_data or {}))
+        started_at, started = time.time(), self.clock()
         try:
-            await self._emit("weave", "start", weave_id, data={"query": query, "namespace": namespace})
+            data, error = await run(w, self.services), None
+        except BaseException as exc:
+            data, error = {}, exc
+        ended = StageEnded(weave_id=w.weave_id, stage=stage, started_at=started_at,
+                           duration_ms=(self.clock() - started) * 1000.0, data=plain(data),
+                           error=None if error is None else f"{type(error).__name__}: {error}")
+        w.stages.append(StageRecord.of(ended))
+        if bus.has_subscribers:
+            await bus.publish(ended)
+        if error is None:
+            return
+        recover = RECOVERY.get(stage)
+        if isinstance(error, StoreError) and recover is not None and start_data is None:
+            retry = await recover(w, self.services, error)
+            if retry is not None:
+                return await self._run_stage(w, stage, run, retry)
+        raise error
 
-            # 1 pattern
-            async def pattern():
-                level = forced or detect_complexity(query)
-                card = self.cards[level]
-                if budget_ms is not None:
-                    card = card.with_budget(float(budget_ms))
-                return card, {"complexity": level.value, "detected": forced is None, "budget_ms": card.budget_ms,
-                              "passes": len(card.plan.passes), "tools": list(card.tools)}
-
-            card: PatternCard = await self._run_stage(weave_id, Stage.PATTERN, pattern)
-            budget = _Budget(self.clock, started, card.budget_ms)
-
-            # 2 temporal
-            async def temporal():
-                window = resolve_window(query, since=since, until=until,
-                                        now=reference_time if reference_time is not None else time.time())
-                return window, {"since": window.since, "until": window.until, "source": window.source, "phrase": window.phrase}
-
-            window = await self._run_stage(weave_id, Stage.TEMPORAL, temporal)
-            flt = SearchFilter(namespace=namespace, since=window.since, until=window.until, where=dict(where or {}))
-
-            # 3 route
-            async def route():
-                decision = self.router.select(query, card.plan)
-                return decision, {"arm": decision.arm, "strategy": decision.strategy, "backend": decision.store.name,
-                                  **{k: v for k, v in decision.info.items() if k in ("query_type", "explored", "posterior")}}
-
-            decision: RouteDecision = await self._run_stage(weave_id, Stage.ROUTE, route)
-
-            # 4 features
-            async def features():
-                f = await extract_features(query, self.embedder, self.extractor, card.scales)
-                return f, f.summary()
-
-            feats = await self._run_stage(weave_id, Stage.FEATURES, features)
-
-            # 5 crawl
-            crawl_store = decision.store
-            crawler = MultipassCrawler(crawl_store, self.embedder, extractor=self.extractor, clock=self.clock)
-            plan = decision.plan or card.plan
-
-            async def crawl():
-                reports: list[PassReport] = []
-                windowed = crawler.crawl(query, flt, plan=plan, query_vector=feats.vector, deadline=budget.deadline,
-                                         on_pass=reports.append)
-                if window.source == "query":
-                    # A phrase like "from April" may date the question's subject, not the notes:
-                    # the best memories outside the window join at a discount (see temporal.py).
-                    unbounded = crawler.crawl(query, SearchFilter(namespace=namespace, where=dict(where or {})),
-                                              plan=plan, query_vector=feats.vector, deadline=budget.deadline)
-                    result, everywhere = await asyncio.gather(windowed, unbounded)
-                else:
-                    result, everywhere = await windowed, None
-                data: dict[str, Any] = {"passes": [_pass_dict(p) for p in result.passes], "found": len(result.items),
-                                        "stopped_early": result.stopped_early}
-                if everywhere is not None:
-                    if not result.items:
-                        warnings.append(f"no memories dated {window.phrase!r}; searched all dates")
-                    result = replace(result, items=prefer_window(result.items, everywhere.items, window=window),
-                                     stopped_early=result.stopped_early or everywhere.stopped_early)
-                    data.update(found=len(result.items), window_relaxed=not data["found"],
-                                outside_window=sum("outside-window" in i.paths for i in result.items))
-                if result.stopped_early:
-                    budget.cut.append("crawl")
-                return result, data
-
-            try:
-                crawl_result = await self._run_stage(weave_id, Stage.CRAWL, crawl)
-            except StoreError as exc:
-                # The arm's store failed: that is a failure for the router (traffic moves
-                # away), and the weave is retried once on another store if one is configured.
-                await asyncio.to_thread(self.router.record, decision, success=False)
-                find_fallback = getattr(self.router, "fallback", None)
-                alternative = find_fallback(decision, card.plan) if find_fallback is not None else None
-                if alternative is None:
-                    raise
-                warnings.append(f"backend {decision.store.name!r} (arm {decision.arm}) failed: {exc}; "
-                                f"answered from arm {alternative.arm}")
-                decision = alternative
-                crawler = MultipassCrawler(decision.store, self.embedder, extractor=self.extractor, clock=self.clock)
-                plan = decision.plan or card.plan
-                crawl_result = await self._run_stage(weave_id, Stage.CRAWL, crawl, {"retry_of": alternative.info.get("fallback_from")})
-            items = crawl_result.items
-
-            # 6 fuse
-            context_limit = limit or card.context_limit
-
-            async def fusion():
-                if budget.spent:
-                    budget.cut.append("fuse")
-                    fused, info = list(items[:context_limit]), {"skipped": True, "out": min(len(items), context_limit)}
-                else:
-                    fused, info = fuse(items, limit=context_limit)
-                fused, updates = apply_supersession(fused)  # cheap, and never cut: an outdated fact must not lead
-                if updates:
-                    info["superseded"] = [u.to_dict() for u in updates]
-                return fused, info
-
-            context: list[ScoredShard] = await self._run_stage(weave_id, Stage.FUSE, fusion)
-
-            # 7 converge
-            async def converge():
-                if tool is not None:
-                    return tool, {"tool": tool, "forced": True}
-                if budget.spent:
-                    budget.cut.append("converge")
-                    return card.tools[0], {"tool": card.tools[0], "skipped": True}
-                candidates = [t for t in card.tools if t in self.tools] + [t for t in self.tools.names() if t not in card.tools and t not in ("answer", "search", "summarize")]
-                chosen, info = self.chooser.choose(query, candidates)
-                return chosen, {"tool": chosen, "learned": True, **info}
-
-            tool_name: str = await self._run_stage(weave_id, Stage.CONVERGE, converge)
-            tool_learned = tool is None and "converge" not in budget.cut  # the policy chose it
-
-            # 8 execute
-            async def execute():
-                ctx = ToolContext(query=query, complexity=card.complexity, items=tuple(context), keywords=feats.keywords,
-                                  entities=feats.entities, namespace=namespace,
-                                  extras={"embedder": self.embedder, "query_vector": feats.vector})
-                try:
-                    result = await self.tools.get(tool_name)(ctx)
-                    if not isinstance(result, ToolResult):
-                        raise TypeError(f"tool {tool_name!r} returned {type(result).__name__}, not ToolResult")
-                    return result, {"tool": tool_name, "confidence": result.confidence, "citations": len(result.citations)}
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a tool's failure is reported, not raised
-                    if tool_learned:
-                        await asyncio.to_thread(self.chooser.outcome, tool_name, ok=False)
-                    errors.append(f"tool {tool_name!r} failed: {type(exc).__name__}: {exc}")
-                    fallback = ToolResult("", 0.0)
-                    return fallback, {"tool": tool_name, "failed": True, "error": f"{type(exc).__name__}: {exc}"}
-
-            tool_result: ToolResult = await self._run_stage(weave_id, Stage.EXECUTE, execute)
-
-            # 9 spacetime
-            async def assemble():
-                retrieval_conf = max(0.0, min(1.0, (context[0].score_parts.get("sim", 0.0) / 0.6))) if context else 0.0
-                if tool_result.data.get("calibrated"):  # already P(right), retrieval included (see weaving/answer.py)
-                    retrieval_conf = 1.0
-                confidence = round(max(0.0, min(1.0, tool_result.confidence)) * retrieval_conf, 4)
-                if budget.cut:
-                    warnings.append(f"time budget of {card.budget_ms:.0f} ms spent: cut {', '.join(budget.cut)}")
-                return confidence, {"confidence": confidence, "context": len(context), "degraded": bool(budget.cut or errors)}
-
-            confidence = await self._run_stage(weave_id, Stage.SPACETIME, assemble)
-            duration_ms = (self.clock() - started) * 1000.0
-            await asyncio.to_thread(self._record_outcome, decision, tool_name if tool_learned and not errors else None)
-            await self._emit("weave", "end", weave_id, duration_ms=duration_ms,
-                             data={"complexity": card.complexity.value, "tool": tool_name, "arm": decision.arm,
-                                   "strategy": decision.strategy, "backend": decision.store.name,
-                                   "confidence": confidence, "degraded": bool(budget.cut or errors),
-                                   "context": len(context), "query_type": decision.info.get("query_type")})
-        finally:
-            unsubscribe()
-        spacetime = Spacetime(
-            id=weave_id, query=query, namespace=namespace, complexity=card.complexity, backend=decision.store.name,
-            strategy=decision.strategy, tool=tool_name, response=tool_result.response, confidence=confidence,
-            context=tuple(context), stages=tuple(StageRecord.from_events(recorder.events)), created_at=wall_start,
-            duration_ms=duration_ms, citations=tuple(tool_result.citations), warnings=tuple(warnings),
-            errors=tuple(errors), degraded=bool(budget.cut or errors),
-            routing=jsonable({"arm": decision.arm, "strategy": decision.strategy, **dict(decision.info)}),
-            tool_output=jsonable(tool_result.data),
+    def _spacetime(self, w: WeaveContext) -> Spacetime:
+        route, card, result = w.route, w.card, w.tool_result
+        return Spacetime(
+            id=w.weave_id, query=w.request.query, namespace=w.request.namespace, complexity=card.complexity,
+            backend=route.store.name, strategy=route.strategy, tool=w.tool, response=result.response,
+            confidence=w.confidence, context=tuple(w.context), stages=tuple(w.stages), created_at=w.started_wall,
+            duration_ms=(self.clock() - w.started) * 1000.0, citations=tuple(result.citations),
+            warnings=tuple(w.warnings), errors=tuple(w.errors), degraded=w.degraded,
+            routing=plain({"arm": route.arm, "strategy": route.strategy, **dict(route.info)}),
+            tool_output=plain(result.data),
         )
-        await self._remember_weave(spacetime, tool_learned=tool_learned)
-        return spacetime
 
     async def _warm_up(self, namespace: str) -> None:
         """Pay one-time costs before the budget's clock: model load, first inference, first reads.
@@ -362,57 +237,75 @@ class WeavingOrchestrator:
         if namespace in self._warm:
             return
         self._warm.add(namespace)
-        warmup = getattr(self.embedder, "warmup", None)
+        warmup = getattr(self.embedder, "warmup", None)  # part of the packaged embedder, not the protocol
         try:
             if warmup is not None:
                 await warmup()
-            crawler = MultipassCrawler(self.store, self.embedder, extractor=self.extractor, clock=self.clock)
-            await crawler.crawl("warm-up probe: who, what and where", SearchFilter(namespace=namespace),
-                                plan=self.cards[Complexity.FULL].plan)
+            await self.crawler_for(self.store).crawl("warm-up probe: who, what and where",
+                                                     SearchFilter(namespace=namespace),
+                                                     plan=self.cards[Complexity.FULL].plan)
         except HoloLoomError:
             pass
 
     def _record_outcome(self, decision: RouteDecision, learned_tool: str | None) -> None:
-        """What every weave teaches: its arm (and the tool the policy chose) could serve."""
+        """What every weave teaches: its arm (and the tool the policy chose) could serve.
+
+        In memory, in weave order (the next weave's route reads it); the policy's
+        autosave is handed to the background thread.
+        """
         self.router.record(decision, success=True)
         if learned_tool is not None:
             self.chooser.outcome(learned_tool, ok=True)
 
+    async def _refresh_count(self, namespace: str) -> None:
+        """Keep the namespace's memory count (for the weave log) at most a second old, without waiting on it.
+
+        Only the first weave of a namespace waits for the count; later ones refresh it in
+        the background.
+        """
+        cached = self._counts.get(namespace)
+        if cached is not None and self.clock() - cached[0] < 1.0:
+            return
+        if cached is None:
+            await self._count(namespace)
+        elif namespace not in self._counting:
+            self._counting.add(namespace)
+            asyncio.get_running_loop().create_task(self._count(namespace))
+
+    async def _count(self, namespace: str) -> None:
+        try:
+            self._counts[namespace] = (self.clock(), await self.store.count(namespace))
+        except HoloLoomError:
+            pass
+        finally:
+            self._counting.discard(namespace)
+
+    def _known_count(self, namespace: str) -> int | None:
+        cached = self._counts.get(namespace)
+        return cached[1] if cached else None
+
+    def flush(self) -> None:
+        """Block until the logs and the learner's bookkeeping hold every weave so far."""
+        self.background.flush()
+
     def close(self) -> None:
-        """Save what the policy learned."""
+        """Write what is queued and save what the policy learned."""
+        self.background.close()
         self.policy.close()
 
     # -- feedback ----------------------------------------------------------------------
 
-    async def _remember_weave(self, st: Spacetime, *, tool_learned: bool) -> None:
-        entry = {"id": st.id, "query": st.query, "namespace": st.namespace, "tool": st.tool, "arm": st.routing.get("arm"),
-                 "complexity": st.complexity.value, "created_at": st.created_at, "routing": dict(st.routing),
-                 "tool_learned": tool_learned}
-        self._recent[st.id] = entry
+    def _remember_weave(self, st: Spacetime, w: WeaveContext) -> None:
+        self._recent[st.id] = {"id": st.id, "query": st.query, "namespace": st.namespace, "tool": st.tool,
+                               "arm": st.routing.get("arm"), "intent": w.features.intent, "routing": st.routing,
+                               "tool_learned": w.tool_learned}
         while len(self._recent) > self._remember:
             self._recent.popitem(last=False)
-        if self.log is not None:
-            record = st.to_dict()
-            record["process"] = {"pid": os.getpid(), "rss_mb": round(process_rss_mb(), 1),
-                                 "memory_count": await self._memory_count(st.namespace)}
-            self.log.append(record)
-
-    async def _memory_count(self, namespace: str) -> int | None:
-        """The namespace's size, refreshed at most once a second (it is for dashboards)."""
-        now = self.clock()
-        cached = self._counts.get(namespace)
-        if cached is not None and now - cached[0] < 1.0:
-            return cached[1]
-        try:
-            count = await self.store.count(namespace)
-        except HoloLoomError:
-            return cached[1] if cached else None
-        self._counts[namespace] = (now, count)
-        return count
 
     def _find_weave(self, weave_id: str) -> dict[str, Any]:
         if weave_id in self._recent:
             return self._recent[weave_id]
+        self.flush()  # a weave of this process may still be on its way to the log
         record = self.log.find(weave_id) if self.log is not None else None
         if record is None:
             raise NotFoundError(f"no recent weave with id {weave_id}")
@@ -429,33 +322,37 @@ class WeavingOrchestrator:
         caller forced it) and the arm (when routing is learned). Feedback given again for
         the same weave in this process replaces the earlier one.
         """
-        _check_weave_id(weave_id)
-        if (reward is None) == (useful is None):
-            raise InvalidFeedbackError("give exactly one of reward (0..1) or useful (True/False)")
-        if useful is not None:
-            if not isinstance(useful, bool):
-                raise InvalidFeedbackError("useful must be True or False")
-            reward = 1.0 if useful else 0.0
-        if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not (0.0 <= float(reward) <= 1.0):
-            raise InvalidFeedbackError(f"reward must be a number in [0, 1], got {reward!r}")
-        entry = self._find_weave(weave_id)
+        reward = _check_feedback(weave_id, reward, useful)
+        entry = await asyncio.to_thread(self._find_weave, weave_id)
         if namespace is not None and entry.get("namespace", namespace) != namespace:
             raise NotFoundError(f"no recent weave with id {weave_id}")
-        reward = float(reward)
         previous = entry.get("feedback")
         learned = _tool_was_learned(entry)
+        intent = entry.get("intent") or intent_of(entry["query"])
         if learned:
-            await asyncio.to_thread(self.chooser.learn, entry["query"], entry["tool"], reward, replaces=previous)
+            await asyncio.to_thread(self.chooser.learn, intent, entry["tool"], reward, replaces=previous)
         await asyncio.to_thread(self.router.feedback, entry.get("routing") or {}, reward, replaces=previous)
         entry["feedback"] = reward
-        alpha, beta = self.policy.posterior(TOOL_SPACE, intent_of(entry["query"]), entry["tool"])
+        alpha, beta = self.policy.posterior(TOOL_SPACE, intent, entry["tool"])
         result = {"id": weave_id, "tool": entry["tool"], "reward": reward, "tool_posterior": {"alpha": alpha, "beta": beta},
                   "tool_learned": learned, "arm": entry.get("arm")}
-        if self.feedback_log is not None:
-            self.feedback_log.append({"spacetime_id": weave_id, "reward": reward, "tool": entry["tool"],
-                                      "arm": entry.get("arm"), "timestamp": time.time()})
-        await self._emit("feedback", "end", weave_id, data=result)
+        await self.bus.publish(FeedbackGiven(weave_id=weave_id, reward=reward, tool=entry["tool"], arm=entry.get("arm"),
+                                             tool_learned=learned))
         return result
+
+
+def _check_feedback(weave_id: object, reward: object, useful: object) -> float:
+    """The reward in [0, 1] that ``reward`` or ``useful`` gives; raises InvalidFeedbackError."""
+    _check_weave_id(weave_id)
+    if (reward is None) == (useful is None):
+        raise InvalidFeedbackError("give exactly one of reward (0..1) or useful (True/False)")
+    if useful is not None:
+        if not isinstance(useful, bool):
+            raise InvalidFeedbackError("useful must be True or False")
+        reward = 1.0 if useful else 0.0
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not (0.0 <= float(reward) <= 1.0):
+        raise InvalidFeedbackError(f"reward must be a number in [0, 1], got {reward!r}")
+    return float(reward)
 
 
 def _tool_was_learned(entry: Mapping[str, Any]) -> bool:
@@ -464,8 +361,3 @@ def _tool_was_learned(entry: Mapping[str, Any]) -> bool:
         return bool(entry["tool_learned"])
     return any(s.get("stage") == Stage.CONVERGE.value and (s.get("data") or {}).get("learned")
                for s in entry.get("stages") or ())
-
-
-def _pass_dict(p: PassReport) -> dict[str, Any]:
-    return {"number": p.number, "new": p.new, "kept": p.kept, "dropped_by_threshold": p.dropped_by_threshold,
-            "elapsed_ms": round(p.elapsed_ms, 3), "paths": dict(p.paths)}

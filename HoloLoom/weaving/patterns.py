@@ -19,8 +19,8 @@ chit-chat (query type ``conversational``: "hi", "thanks", "tell me a joke") gets
 "everything about ...") gets **RESEARCH**. FAST stays a preset for callers who trade
 recall for latency.
 
-A :class:`PatternCard` is the named preset for one level: the crawl plan, the
-embedding scales, the tools allowed, the context size and the time budget.
+A :class:`PatternCard` is the named preset for one level, built by keyword with one
+comment each: the crawl plan, the tools allowed, the context size and the time budget.
 """
 
 from __future__ import annotations
@@ -36,22 +36,22 @@ from .query_types import classify_query_type
 __all__ = ["DEFAULT_CARDS", "PatternCard", "detect_complexity"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PatternCard:
     """What one complexity level gets.
 
     Attributes:
         complexity: the level.
         plan: the crawl plan (passes, limits, thresholds).
-        scales: Matryoshka scales computed for the query (coarse to fine).
-        tools: the tools the convergence stage may choose from.
+        tools: the tools the convergence stage may choose from (the first is the fallback
+            when the budget is spent).
         context_limit: how many fused items reach the tool.
         budget_ms: the time budget; stages that find it spent stop early.
+        extras: anything a custom stage or tool wants to read from the card.
     """
 
     complexity: Complexity
     plan: CrawlPlan
-    scales: tuple[int, ...]
     tools: tuple[str, ...]
     context_limit: int
     budget_ms: float
@@ -61,24 +61,33 @@ class PatternCard:
         return replace(self, budget_ms=budget_ms)
 
 
+_TOOLS = ("answer", "search", "summarize")
+
+#: The named presets, one per level.
 DEFAULT_CARDS: Mapping[Complexity, PatternCard] = {
-    # A greeting or a one-word lookup: one pass, coarse features, just answer or list.
-    Complexity.LITE: PatternCard(Complexity.LITE, DEFAULT_PLANS[Complexity.LITE], (96, 384),
-                                 ("answer", "search"), 5, 50.0),
-    Complexity.FAST: PatternCard(Complexity.FAST, DEFAULT_PLANS[Complexity.FAST], (96, 192, 384),
-                                 ("answer", "search", "summarize"), 8, 150.0),
-    Complexity.FULL: PatternCard(Complexity.FULL, DEFAULT_PLANS[Complexity.FULL], (96, 192, 384),
-                                 ("answer", "search", "summarize"), 10, 300.0),
-    Complexity.RESEARCH: PatternCard(Complexity.RESEARCH, DEFAULT_PLANS[Complexity.RESEARCH], (96, 192, 384),
-                                     ("answer", "search", "summarize"), 12, 600.0),
+    # A greeting or a one-word lookup: one pass, a short context, just answer or list.
+    Complexity.LITE: PatternCard(complexity=Complexity.LITE, plan=DEFAULT_PLANS[Complexity.LITE],
+                                 tools=("answer", "search"), context_limit=5, budget_ms=50.0),
+    # Latency first: two passes; a caller's choice, never detected.
+    Complexity.FAST: PatternCard(complexity=Complexity.FAST, plan=DEFAULT_PLANS[Complexity.FAST],
+                                 tools=_TOOLS, context_limit=8, budget_ms=150.0),
+    # Every question by default: three passes reach the bridge of a two-hop question.
+    Complexity.FULL: PatternCard(complexity=Complexity.FULL, plan=DEFAULT_PLANS[Complexity.FULL],
+                                 tools=_TOOLS, context_limit=10, budget_ms=300.0),
+    # An explicit request for thoroughness: four passes, the widest context.
+    Complexity.RESEARCH: PatternCard(complexity=Complexity.RESEARCH, plan=DEFAULT_PLANS[Complexity.RESEARCH],
+                                     tools=_TOOLS, context_limit=12, budget_ms=600.0),
 }
 
 _RESEARCH = re.compile(r"\b(analy[sz]e|analysis|comprehensive|in[- ]depth|thorough(ly)?|investigate|research|survey|everything|all (the|of|about)|literature|systematic(ally)?)\b", re.I)
 
 
-def detect_complexity(query: str) -> Complexity:
-    """The level a query gets when the caller does not choose one (see the module docstring)."""
-    if classify_query_type(query) == "conversational":
+def detect_complexity(query: str, *, query_type: str | None = None) -> Complexity:
+    """The level a query gets when the caller does not choose one (see the module docstring).
+
+    ``query_type``: the query's type when it is known already (a weave classifies once).
+    """
+    if (query_type or classify_query_type(query)) == "conversational":
         return Complexity.LITE
     if _RESEARCH.search(query):
         return Complexity.RESEARCH

@@ -29,8 +29,12 @@ class RouteDecision:
 
 
 class Router(Protocol):
-    def select(self, query: str, plan: CrawlPlan) -> RouteDecision:
-        """The arm for ``query`` at the level whose plan is ``plan``."""
+    def select(self, query: str, plan: CrawlPlan, *, query_type: str | None = None) -> RouteDecision:
+        """The arm for ``query`` at the level whose plan is ``plan`` (``query_type``: as stage 1 read it)."""
+        ...
+
+    def fallback(self, failed: RouteDecision, plan: CrawlPlan) -> RouteDecision | None:
+        """Another store to retry a weave whose store raised, or None."""
         ...
 
     def record(self, decision: RouteDecision, *, success: bool) -> None:
@@ -48,8 +52,11 @@ class FixedRouter:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
 
-    def select(self, query: str, plan: CrawlPlan) -> RouteDecision:
+    def select(self, query: str, plan: CrawlPlan, *, query_type: str | None = None) -> RouteDecision:
         return RouteDecision(arm=self.store.name, strategy="fixed", store=self.store)
+
+    def fallback(self, failed: RouteDecision, plan: CrawlPlan) -> RouteDecision | None:
+        return None
 
     def record(self, decision: RouteDecision, *, success: bool) -> None:
         return None

@@ -19,10 +19,13 @@ A memory a newer one supersedes says so in its paths (``superseded-by:<id>``).
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from rich.console import Group
 from rich.panel import Panel
@@ -33,15 +36,35 @@ from rich.tree import Tree
 from ..plaintext import plain_lines
 from ..rendering import inert, safe_text
 from ..types import Complexity, ScoredShard
-from .events import LoomEvent, Stage
+from .events import Stage, StageEnded
 from .supersession import SUPERSEDED_PATH
 
-__all__ = ["Spacetime", "StageRecord", "jsonable", "render_trace_tree"]
+__all__ = ["Spacetime", "StageRecord", "plain", "render_trace_tree"]
 
 
-def jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` as JSON would give it back (tuples become lists), so records round-trip equal."""
-    return json.loads(json.dumps(dict(data), ensure_ascii=False, default=str))
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON values (tuples and sets become lists, numpy scalars numbers, enums
+    their values, anything else its ``str``), so a record equals its own JSON round trip.
+
+    One walk over the data, instead of encoding and decoding it.
+    """
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, str):  # subclasses of the plain types (numpy's float64 is a float)
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +88,10 @@ class StageRecord:
                    data=dict(d.get("data") or {}), error=d.get("error"), skipped=bool(d.get("skipped")))
 
     @classmethod
-    def from_events(cls, events: list[LoomEvent]) -> list["StageRecord"]:
-        starts: dict[Stage, LoomEvent] = {}
-        records: list[StageRecord] = []
-        for ev in events:
-            if ev.kind != "stage" or ev.stage is None:
-                continue
-            if ev.phase == "start":
-                starts[ev.stage] = ev
-            elif ev.phase == "end":
-                start = starts.get(ev.stage)
-                records.append(cls(stage=ev.stage, started_at=start.timestamp if start else ev.timestamp,
-                                   duration_ms=float(ev.duration_ms or 0.0), data=jsonable(ev.data), error=ev.error,
-                                   skipped=bool(ev.data.get("skipped"))))
-        return records
+    def of(cls, event: StageEnded) -> "StageRecord":
+        """The record of a stage's end event."""
+        return cls(stage=event.stage, started_at=event.started_at, duration_ms=event.duration_ms,
+                   data=event.data, error=event.error, skipped=event.skipped)
 
 
 @dataclass(frozen=True, slots=True)

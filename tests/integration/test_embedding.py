@@ -3,7 +3,8 @@ import threading
 import numpy as np
 import pytest
 
-from HoloLoom import MATRYOSHKA_SCALES, Embedder, SentenceTransformerEmbedder, ValidationError, matryoshka
+from HoloLoom import Embedder, SentenceTransformerEmbedder, ValidationError
+from HoloLoom.embedding import MATRYOSHKA_SCALES, matryoshka
 
 
 def test_default_model_loads_offline_and_is_384d(embedder: SentenceTransformerEmbedder) -> None:

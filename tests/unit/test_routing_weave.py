@@ -51,7 +51,7 @@ async def test_failover_to_another_real_store_when_the_first_fails(tmp_path: Pat
     policy = Policy(tmp_path / "policy.json", seed=0)
     router = LearnedWeaveRouter(primary.store, policy, backends={"replica": replica.store})
     weaver = WeavingOrchestrator(primary.store, embedder, primary.extractor, router=router, policy=policy,
-                                 state_dir=tmp_path / "state")
+                                 home=tmp_path)
     question = "Who directed the film that was shot in Leland, North Carolina?"
     st = await weaver.weave(question, namespace="default", tool="search", budget_ms=60_000)
     assert st.routing["arm"] == "hybrid" and st.backend == "embedded" and not st.warnings

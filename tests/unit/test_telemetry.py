@@ -120,20 +120,20 @@ async def test_own_registry_detach_and_serving_a_loom_directly(small_loom: HoloL
     assert second.registry.get_sample_value("hololoom_weave_duration_seconds_count", {"complexity": "LITE"}) is None
 
     # serve_metrics(loom) attaches its own metrics and detaches them on close
-    assert not small_loom.events.has_subscribers
+    before = small_loom.events.subscribers  # the loom's own weave-log writer
     server = serve_metrics(small_loom, 0)
     try:
-        assert small_loom.events.has_subscribers
+        assert len(small_loom.events.subscribers) == len(before) + 1
         await small_loom.weave("Who directed Maximum Overdrive?", complexity="FAST")
         s = await scrape(server.url)
         assert value(s, "hololoom_weave_duration_seconds_count", complexity="FAST") == 1
     finally:
         server.close()
-    assert not small_loom.events.has_subscribers
+    assert small_loom.events.subscribers == before
 
     with pytest.raises(ValidationError):
         serve_metrics(small_loom, 70000)
-    assert not small_loom.events.has_subscribers
+    assert small_loom.events.subscribers == before
 
 
 async def test_scrape_from_the_loops_own_thread_serves_last_known_store_gauges(small_loom: HoloLoom) -> None:
@@ -212,10 +212,13 @@ async def test_periodic_refresh_and_wsgi_app_for_embedding_in_a_server(small_loo
 
 def test_weave_log_reading_starts_at_the_end_survives_rotation_and_torn_lines(tmp_path: Path) -> None:
     path = tmp_path / "weaves.jsonl"
-    record = {"id": "a" * 32, "query": "q", "complexity": "FAST", "tool": "answer", "confidence": 0.5,
-              "duration_ms": 12.0, "degraded": False, "routing": {"arm": "vector"},
-              "stages": [{"stage": s.value, "duration_ms": 1.0, "data": {"complexity": "FAST"} if s.value == "pattern" else {},
-                          "error": None} for s in STAGE_ORDER]}
+    from HoloLoom import Complexity, Spacetime, StageRecord
+
+    stages = tuple(StageRecord(stage=s, started_at=0.0, duration_ms=1.0,
+                               data={"complexity": "FAST"} if s.value == "pattern" else {}) for s in STAGE_ORDER)
+    record = Spacetime(id="a" * 32, query="q", namespace="default", complexity=Complexity.FAST, backend="embedded",
+                       strategy="learned", tool="answer", response="", confidence=0.5, context=(), stages=stages,
+                       created_at=0.0, duration_ms=12.0, routing={"arm": "vector"}).to_dict()
     line = json.dumps(record) + "\n"
     path.write_text(line)
     metrics = LoomMetrics()
@@ -245,11 +248,11 @@ def test_lock_free_histograms_expose_what_prometheus_client_would() -> None:
     """The fast accumulators must agree with prometheus_client's own Histogram, bucket by bucket."""
     from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-    from HoloLoom.telemetry import WEAVE_BUCKETS, _FastHistogram
+    from HoloLoom.telemetry._prometheus import WEAVE_BUCKETS, FastHistogram
 
     values = [0.0, 0.0025, 0.003, 0.01, 0.0100001, 0.5, 1.0, 7.0, 29.9, 31.0, 1e-9]
     ours_registry, theirs_registry = CollectorRegistry(), CollectorRegistry()
-    ours = _FastHistogram("x_seconds", "x", ["level"], WEAVE_BUCKETS, ours_registry)
+    ours = FastHistogram("x_seconds", "x", ["level"], WEAVE_BUCKETS, ours_registry)
     theirs = Histogram("x_seconds", "x", ["level"], buckets=WEAVE_BUCKETS, registry=theirs_registry)
     for v in values:
         ours.labels("FAST").observe(v)

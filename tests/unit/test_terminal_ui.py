@@ -192,13 +192,15 @@ async def test_level_menu_errors_and_end_of_input(small_loom: HoloLoom) -> None:
 
 
 def test_stage_board_shows_a_failed_stage() -> None:
-    from HoloLoom.weaving import LoomEvent
+    from HoloLoom.weaving import StageEnded, StageStarted
 
     board = StageBoard("q")
-    board.apply(LoomEvent("stage", "start", "w", Stage.PATTERN))
-    board.apply(LoomEvent("stage", "end", "w", Stage.PATTERN, duration_ms=0.2, data={"complexity": "LITE", "passes": 1, "budget_ms": 50}))
-    board.apply(LoomEvent("stage", "start", "w", Stage.TEMPORAL))
-    board.apply(LoomEvent("stage", "end", "w", Stage.TEMPORAL, duration_ms=1.5, error="StoreError: [disk] gone"))
+    board.apply(StageStarted(weave_id="w", stage=Stage.PATTERN))
+    board.apply(StageEnded(weave_id="w", stage=Stage.PATTERN, started_at=0.0, duration_ms=0.2,
+                           data={"complexity": "LITE", "passes": 1, "budget_ms": 50}))
+    board.apply(StageStarted(weave_id="w", stage=Stage.TEMPORAL))
+    board.apply(StageEnded(weave_id="w", stage=Stage.TEMPORAL, started_at=0.0, duration_ms=1.5,
+                           error="StoreError: [disk] gone"))
     console = recording_console()
     console.print(board)
     text = console.export_text()

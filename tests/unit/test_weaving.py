@@ -18,7 +18,9 @@ from HoloLoom import (
     ValidationError,
     detect_complexity,
 )
-from HoloLoom.weaving import STAGE_ORDER, ToolChooser, fuse, intent_of, resolve_window
+from HoloLoom.weaving import (
+    STAGE_ORDER, StageEnded, StageStarted, ToolChooser, WeaveEnded, WeaveStarted, fuse, intent_of, resolve_window,
+)
 from HoloLoom.weaving.tools import answer_tool, summarize_tool
 
 QUESTION = "Who directed the film that was shot in Leland, North Carolina in 1986?"
@@ -66,13 +68,14 @@ def test_intent_and_tool_choice_learn_and_persist(tmp_path) -> None:
     path = tmp_path / "policy.json"
     chooser = ToolChooser(Policy(path, seed=1))
     tools = ["answer", "search", "summarize"]
-    assert {chooser.choose("who is Ada?", tools)[0] for _ in range(200)} == {"answer"}  # never rated: the intent's tool
+    intent = intent_of("who is Ada?")  # stage 1 reads it once; the chooser works per intent
+    assert {chooser.choose(intent, tools)[0] for _ in range(200)} == {"answer"}  # never rated: the intent's tool
     for _ in range(30):  # feedback on every weave, in which "search" does well and "answer" badly
-        tool = chooser.choose("who is Ada?", tools)[0]
-        chooser.learn("who is Ada?", tool, 1.0 if tool == "search" else 0.0)
-        chooser.learn("who is Ada?", "search", 1.0)
-        chooser.learn("who is Ada?", "answer", 0.0)
-    picks = [chooser.choose("who is Ada?", tools)[0] for _ in range(200)]
+        tool = chooser.choose(intent, tools)[0]
+        chooser.learn(intent, tool, 1.0 if tool == "search" else 0.0)
+        chooser.learn(intent, "search", 1.0)
+        chooser.learn(intent, "answer", 0.0)
+    picks = [chooser.choose(intent, tools)[0] for _ in range(200)]
     assert picks.count("search") > 150
     a, b = Policy(path).posterior("tool", "answer", "search")
     assert a > 25 and b < 3  # saved, and read back by a new process
@@ -109,9 +112,13 @@ async def test_weave_runs_nine_stages_in_order_from_events(small_loom: HoloLoom)
     small_loom.events.subscribe(seen.append)
     st = await small_loom.weave(QUESTION, complexity="FULL", budget_ms=60_000)
     assert [r.stage for r in st.stages] == list(STAGE_ORDER)
-    stage_events = [e for e in seen if e.kind == "stage"]
-    assert [(e.stage, e.phase) for e in stage_events] == [(s, p) for s in STAGE_ORDER for p in ("start", "end")]
-    assert seen[0].kind == "weave" and seen[0].phase == "start" and seen[-1].phase == "end"
+    stage_events = [(e.stage, type(e)) for e in seen if isinstance(e, (StageStarted, StageEnded))]
+    assert stage_events == [(s, t) for s in STAGE_ORDER for t in (StageStarted, StageEnded)]
+    assert isinstance(seen[0], WeaveStarted) and seen[0].query == QUESTION
+    assert isinstance(seen[-1], WeaveEnded) and seen[-1].spacetime is st
+    # the trace is the stage end events, as published
+    assert [(r.stage, r.duration_ms, dict(r.data)) for r in st.stages] == [
+        (e.stage, e.duration_ms, dict(e.data)) for e in seen if isinstance(e, StageEnded)]
     assert all(r.duration_ms >= 0 for r in st.stages)
     assert st.complexity is Complexity.FULL and st.backend == "embedded" and not st.degraded
     assert "Stephen King" in st.response

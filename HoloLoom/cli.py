@@ -358,13 +358,15 @@ def bench_latency(
     memories: int = typer.Option(10_000, "--memories", "-n", min=1, max=10_000_000, help="How many memories to build the store with."),
     repeats: int = typer.Option(3, min=1, max=1_000, help="Rounds of the query mix per level."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
+    cached_vectors: bool = typer.Option(False, "--cached-vectors", help="Ingest with the corpus's cached vectors "
+                                        "(weave timings only: the ingest rate is then not an encoding rate)."),
 ) -> None:
     """Weave p50/p95 per level against one query's embedding time, and ingest throughput."""
     from .bench.latency import run_and_report
 
     if memories <= 0:
         raise typer.BadParameter("--memories must be positive")
-    run_and_report(memories, json_path=json_path, repeats=repeats)
+    run_and_report(memories, json_path=json_path, repeats=repeats, cached_vectors=cached_vectors)
 
 
 @bench_app.command("scale")

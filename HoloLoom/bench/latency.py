@@ -71,16 +71,19 @@ def make_corpus(n: int, seed: int = 7) -> list[str]:
 
 
 async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sample: int = 2000,
-                      progress: Any = None) -> dict[str, Any]:
-    from HoloLoom import Complexity, HoloLoom, Settings
+                      progress: Any = None, cached_vectors: bool = False) -> dict[str, Any]:
+    """The benchmark; ``cached_vectors``: ingest from the vector cache (weave timings only)."""
+    from HoloLoom import HoloLoom, SentenceTransformerEmbedder, Settings
 
-    from HoloLoom import SentenceTransformerEmbedder
-
-    from ._vector_cache import RecordingEmbedder, store_vectors
+    from ._vector_cache import CachedEmbedder, RecordingEmbedder, cached_vectors as cache_lookup, store_vectors
 
     say = progress or (lambda _m: None)
     texts = make_corpus(memories)
-    recorder = RecordingEmbedder(SentenceTransformerEmbedder.shared())
+    model = SentenceTransformerEmbedder.shared()
+    recorder: Any = RecordingEmbedder(model)
+    if cached_vectors:  # queries are still encoded by the model (no corpus text is a query)
+        recorder = CachedEmbedder(model, texts, cache_lookup(model, texts, say=say))
+        recorder.seen = {}
     with tempfile.TemporaryDirectory(prefix="hololoom-latency-") as tmp:
         async with HoloLoom(settings=Settings(home=Path(tmp), seed=1), embedder=recorder) as loom:
             embedder = loom.embedder
@@ -100,7 +103,7 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
             for i in range(0, memories, batch):
                 await loom.add(texts[i : i + batch])
             ingest_s = time.perf_counter() - started
-            if all(t in recorder.seen for t in texts):  # the scale benchmark's corpus: keep the vectors
+            if not cached_vectors and all(t in recorder.seen for t in texts):  # the scale benchmark's corpus: keep them
                 import numpy as np
 
                 store_vectors(recorder.name, texts, np.stack([recorder.seen[t] for t in texts]))
@@ -110,32 +113,8 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
             say("raw encode again")
             raw_per_s = max(raw_before, await raw_encode_rate())
 
-            embed_times = []
-            for n in range(30):
-                q = f"{QUERIES[n % len(QUERIES)]} #{n}"  # distinct texts: no embedding cache hits
-                t0 = time.perf_counter()
-                await embedder.embed([q])
-                embed_times.append((time.perf_counter() - t0) * 1000)
-
-            for n, q in enumerate(QUERIES):  # warm caches and code paths before timing anything
-                await loom.weave(f"{q} (warm-up {n})", complexity=Complexity.FAST)
-
-            levels: dict[str, dict[str, float]] = {}
-            cuts: dict[str, int] = {}
-            for level in Complexity:
-                say(f"weave at {level.value}")
-                times, crawls = [], []
-                for r in range(repeats):
-                    for n, q in enumerate(QUERIES):
-                        t0 = time.perf_counter()
-                        # a distinct text per level and round: no embedding-cache hits
-                        st = await loom.weave(f"{q} ({level.value.lower()} {r}.{n})", complexity=level)
-                        times.append((time.perf_counter() - t0) * 1000)
-                        crawls.append(st.timings.get("crawl", 0.0))
-                        cuts[level.value] = cuts.get(level.value, 0) + int(st.degraded)
-                levels[level.value] = {"p50_ms": round(median(times), 3), "p95_ms": round(percentile(times, 95), 3),
-                                       "crawl_p50_ms": round(median(crawls), 3)}
-            embed_p50 = median(embed_times)
+            embed_p50 = await _embed_p50(embedder)
+            levels, cuts = await _time_levels(loom, repeats, say)
             for row in levels.values():
                 row["overhead_ms"] = round(row["p50_ms"] - row["crawl_p50_ms"] - embed_p50, 3)
             return {
@@ -150,11 +129,52 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
                 },
                 "budget_cuts": cuts,
                 "corpus": "synthetic entity-rich sentences (seeded), real MiniLM embeddings",
+                "ingest_vectors": "cached (ingest_per_s is not an encoding rate)" if cached_vectors else "encoded",
             }
 
 
-def run_and_report(memories: int, *, json_path: str | Path | None = None, repeats: int = 3) -> dict[str, Any]:
-    payload = asyncio.run(run_latency(memories, repeats=repeats, progress=lambda m: print(f"... {m}", flush=True)))
+async def _embed_p50(embedder: Any, n: int = 30) -> float:
+    """Median ms to embed one query alone: the floor every level pays."""
+    times = []
+    for i in range(n):
+        q = f"{QUERIES[i % len(QUERIES)]} #{i}"  # distinct texts: no embedding cache hits
+        t0 = time.perf_counter()
+        await embedder.embed([q])
+        times.append((time.perf_counter() - t0) * 1000)
+    return median(times)
+
+
+async def _time_levels(loom: Any, repeats: int, say: Any) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Weave p50/p95 and crawl-stage p50 per level, and how many weaves the budget cut."""
+    from HoloLoom import Complexity
+
+    for n, q in enumerate(QUERIES):  # warm caches and code paths before timing anything
+        await loom.weave(f"{q} (warm-up {n})", complexity=Complexity.FAST)
+    levels: dict[str, dict[str, float]] = {}
+    cuts: dict[str, int] = {}
+    for level in Complexity:
+        say(f"weave at {level.value}")
+        times, crawls, stages = [], [], {}
+        for r in range(repeats):
+            for n, q in enumerate(QUERIES):
+                t0 = time.perf_counter()
+                # a distinct text per level and round: no embedding-cache hits
+                st = await loom.weave(f"{q} ({level.value.lower()} {r}.{n})", complexity=level)
+                times.append((time.perf_counter() - t0) * 1000)
+                crawls.append(st.timings.get("crawl", 0.0))
+                for name, ms in st.timings.items():
+                    stages.setdefault(name, []).append(ms)
+                cuts[level.value] = cuts.get(level.value, 0) + int(st.degraded)
+        levels[level.value] = {"p50_ms": round(median(times), 3), "p95_ms": round(percentile(times, 95), 3),
+                               "crawl_p50_ms": round(median(crawls), 3),
+                               "stage_p50_ms": {k: round(median(v), 3) for k, v in stages.items()}}
+    return levels, cuts
+
+
+def run_and_report(memories: int, *, json_path: str | Path | None = None, repeats: int = 3,
+                   cached_vectors: bool = False) -> dict[str, Any]:
+    payload = asyncio.run(run_latency(memories, repeats=repeats, progress=lambda m: print(f"... {m}", flush=True),
+                                      cached_vectors=cached_vectors))
     rows = {k: {**v, "x embed": payload["ratios"]["levels_x_embed"][k], "budget cuts": payload["budget_cuts"][k]}
             for k, v in payload["levels"].items()}
     print_table(f"Weave latency, {memories:,} memories (embed p50 {payload['embed_p50_ms']:.1f} ms)", rows,
@@ -172,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--cached-vectors", action="store_true")
     args = parser.parse_args(argv)
-    run_and_report(args.memories, json_path=args.json_path, repeats=args.repeats)
+    run_and_report(args.memories, json_path=args.json_path, repeats=args.repeats, cached_vectors=args.cached_vectors)
     return 0

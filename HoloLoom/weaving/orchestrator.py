@@ -328,6 +328,7 @@ class WeavingOrchestrator:
             raise NotFoundError(f"no recent weave with id {weave_id}")
         previous = entry.get("feedback")
         learned = _tool_was_learned(entry)
+        arm = entry.get("arm") or (entry.get("routing") or {}).get("arm")  # a log record keeps it in its routing
         intent = entry.get("intent") or intent_of(entry["query"])
         if learned:
             await asyncio.to_thread(self.chooser.learn, intent, entry["tool"], reward, replaces=previous)
@@ -335,8 +336,8 @@ class WeavingOrchestrator:
         entry["feedback"] = reward
         alpha, beta = self.policy.posterior(TOOL_SPACE, intent, entry["tool"])
         result = {"id": weave_id, "tool": entry["tool"], "reward": reward, "tool_posterior": {"alpha": alpha, "beta": beta},
-                  "tool_learned": learned, "arm": entry.get("arm")}
-        await self.bus.publish(FeedbackGiven(weave_id=weave_id, reward=reward, tool=entry["tool"], arm=entry.get("arm"),
+                  "tool_learned": learned, "arm": arm}
+        await self.bus.publish(FeedbackGiven(weave_id=weave_id, reward=reward, tool=entry["tool"], arm=arm,
                                              tool_learned=learned))
         return result
 

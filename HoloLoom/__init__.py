@@ -7,9 +7,9 @@ typed events, tools, the store protocol and its backends, embedders and extracto
 metrics and the terminal UI, and every error.
 """
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from ._lazy import lazy_exports as _lazy_exports
 
 __version__ = "0.1.0"
 
@@ -119,18 +119,7 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .weaving.tools import Tool, ToolContext, ToolResult
 
 
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'HoloLoom' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = [
     "AddResult",

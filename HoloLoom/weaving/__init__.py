@@ -4,8 +4,9 @@ Names are imported on first use (PEP 562), so the facade can name :class:`Spacet
 without loading the whole pipeline at ``import HoloLoom``.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports as _lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Budget": ".context", "WeaveContext": ".context", "WeaveRequest": ".context", "WeaveServices": ".context",
@@ -46,18 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .tools import Tool, ToolContext, ToolRegistry, ToolResult
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'HoloLoom.weaving' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = [
     "Budget", "DEFAULT_CARDS", "EventBus", "FeedbackGiven", "FixedRouter", "LoomEvent", "PatternCard", "QUERY_TYPES",

@@ -29,7 +29,7 @@ from ..errors import ValidationError
 from ..extraction import entity_key, tokenize
 from ..types import Complexity, ScoredShard
 
-__all__ = ["Tool", "ToolContext", "ToolRegistry", "ToolResult", "answer_tool", "search_tool", "summarize_tool"]
+__all__ = ["Tool", "ToolContext", "ToolRegistry", "ToolResult", "search_tool", "summarize_tool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +144,8 @@ class ToolRegistry:
     """The tools weave can choose from, by name."""
 
     def __init__(self) -> None:
+        from .answer import answer_tool  # answer.py builds on ToolContext and ToolResult above
+
         self._tools: dict[str, Tool] = {}
         self.register("answer", answer_tool)
         self.register("search", search_tool)
@@ -169,5 +171,3 @@ class ToolRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
-
-from .answer import answer_tool  # noqa: E402  (it builds on ToolContext and ToolResult above)

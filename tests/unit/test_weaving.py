@@ -21,7 +21,8 @@ from HoloLoom import (
 from HoloLoom.weaving import (
     STAGE_ORDER, StageEnded, StageStarted, ToolChooser, WeaveEnded, WeaveStarted, fuse, intent_of, resolve_window,
 )
-from HoloLoom.weaving.tools import answer_tool, summarize_tool
+from HoloLoom.weaving.answer import answer_tool
+from HoloLoom.weaving.tools import summarize_tool
 
 QUESTION = "Who directed the film that was shot in Leland, North Carolina in 1986?"
 

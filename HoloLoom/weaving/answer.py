@@ -212,13 +212,29 @@ def _similarity(ctx: ToolContext, row: int) -> float:
     return float(parts.get("sim", parts.get("vector", 0.0)) or 0.0)
 
 
+def _stored_vector(ctx: ToolContext, s: _Sentence) -> np.ndarray | None:
+    """The memory's stored vector when the sentence is the whole memory and that is what was embedded.
+
+    A memory without a title is embedded from its text alone (``ingest.py``), so a
+    one-sentence memory's stored vector is its sentence's: no need to encode it again.
+    """
+    item = ctx.items[s.row]
+    if item.shard.title or s.text != item.shard.text:
+        return None
+    return (ctx.extras.get("item_vectors") or {}).get(item.id)
+
+
 async def _sentence_similarity(ctx: ToolContext, sentences: list[_Sentence]) -> dict[int, float]:
     """Cosine of each sentence to the question, when the weave passed its embedder."""
     embedder, query_vector = ctx.extras.get("embedder"), ctx.extras.get("query_vector")
     if embedder is None or query_vector is None or not sentences:
         return {}
-    vectors = await embedder.embed([s.text for s in sentences])
-    sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
+    stored = {id(s): v for s in sentences if (v := _stored_vector(ctx, s)) is not None}
+    todo = [s for s in sentences if id(s) not in stored]
+    encoded = list(await embedder.embed([s.text for s in todo])) if todo else []
+    by_id = {**stored, **{id(s): v for s, v in zip(todo, encoded)}}
+    vectors = np.asarray([by_id[id(s)] for s in sentences], dtype=np.float32)
+    sims = vectors @ np.asarray(query_vector, dtype=np.float32)
     return {id(s): float(v) for s, v in zip(sentences, sims)}
 
 

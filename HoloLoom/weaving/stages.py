@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..crawl import PassReport
-from ..errors import StoreError
+from ..errors import HoloLoomError, StoreError
 from ..types import SearchFilter
 from .context import Budget, WeaveContext, WeaveServices
 from .events import Stage
@@ -174,7 +174,8 @@ async def execute_tool(w: WeaveContext, s: WeaveServices) -> dict[str, Any]:
     f = w.features
     ctx = ToolContext(query=w.request.query, complexity=w.card.complexity, items=tuple(w.context),
                       keywords=f.keywords, entities=f.entities, namespace=w.request.namespace,
-                      extras={"embedder": s.embedder, "query_vector": f.vector})
+                      extras={"embedder": s.embedder, "query_vector": f.vector,
+                              "item_vectors": await _context_vectors(w)})
     try:
         result = await s.tools.get(w.tool)(ctx)
         if not isinstance(result, ToolResult):
@@ -190,6 +191,16 @@ async def execute_tool(w: WeaveContext, s: WeaveServices) -> dict[str, Any]:
         return {"tool": w.tool, "failed": True, "error": message}
     w.tool_result = result
     return {"tool": w.tool, "confidence": result.confidence, "citations": len(result.citations)}
+
+
+async def _context_vectors(w: WeaveContext) -> Mapping[str, Any]:
+    """The stored vectors of the context's memories (tools reuse them instead of encoding again)."""
+    if not w.context:
+        return {}
+    try:
+        return await w.route.store.get_vectors([i.id for i in w.context], namespace=w.request.namespace)
+    except HoloLoomError:  # only an optimisation: the tool encodes what it needs
+        return {}
 
 
 async def assemble(w: WeaveContext, s: WeaveServices) -> dict[str, Any]:

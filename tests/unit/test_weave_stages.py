@@ -28,6 +28,10 @@ from HoloLoom.weaving.stages import (
 @dataclass
 class Store:
     name: str = "stub"
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    async def get_vectors(self, ids, *, namespace):
+        return {i: self.vectors[i] for i in ids if i in self.vectors}
 
 
 class Embedder:
@@ -246,6 +250,7 @@ async def test_execute_tool_reports_a_failing_tool_instead_of_raising() -> None:
     data = await through(Stage.EXECUTE, w, s)
     assert data == {"tool": "echo", "confidence": 0.9, "citations": 1}
     assert seen[0].extras["query_vector"] is w.features.vector and seen[0].entities == w.features.entities
+    assert seen[0].extras["item_vectors"] == {}  # the stub store keeps no vectors
     for name, message in (("broken", "RuntimeError: quota"), ("wrong", "TypeError")):
         w = context(tool=name)
         data = await through(Stage.EXECUTE, w, s)
@@ -275,3 +280,15 @@ async def test_every_stage_returns_plain_trace_data() -> None:
         assert isinstance(data, dict), stage
         next(counter)
     assert next(counter) == 9
+
+
+async def test_the_answer_tool_reuses_the_stored_vectors_of_one_sentence_memories() -> None:
+    router = Router(store=Store(vectors={f"s{n}": np.full(4, 0.5, dtype=np.float32) for n in range(5)}))
+    items = [_item(n, text=f"Ada Lovelace wrote note {n}.") for n in range(3)]
+    s = services(router=router)
+    s = replace(s, crawler_for=lambda store: Crawler(store, items))
+    w = context("Who wrote note 1?", tool="answer")
+    await through(Stage.EXECUTE, w, s)
+    assert set(w.tool_result.data) and len(w.stages) == 0  # stages are recorded by the orchestrator, not here
+    sentence_batches = [c for c in s.embedder.calls if any(t.startswith("Ada Lovelace") for t in c)]
+    assert sentence_batches == []  # every sentence was a whole memory with a stored vector

@@ -108,6 +108,8 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
 
                 store_vectors(recorder.name, texts, np.stack([recorder.seen[t] for t in texts]))
             recorder.seen.clear()
+            if cached_vectors:  # weave with the model itself: a tool's sentences must be encoded, not looked up
+                loom.embedder = embedder = model
             # Measured again after the ingest and the faster rate kept, so a busy moment
             # during one measurement cannot flatter the ingest/encode ratio.
             say("raw encode again")

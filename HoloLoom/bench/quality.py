@@ -114,6 +114,46 @@ async def _timed(questions: Sequence[dict[str, Any]], rank: Ranker) -> tuple[lis
     return rankings, times
 
 
+def _baseline_rankers(loom: Any, corpus: Sequence[dict[str, Any]], key_of: dict[str, str], flt: Any
+                      ) -> tuple[Ranker, Ranker]:
+    """The two baselines every level is compared with: one dense vector search, and BM25 (bm25s)."""
+    import bm25s
+
+    async def dense(text: str) -> list[str]:
+        vec = (await loom.embedder.embed([text]))[0]
+        return [key_of[h.id] for h in await loom.store.vector_search(vec, flt, limit=10)]
+
+    keys = [passage_key(p) for p in corpus]
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([f"{p['title']} {p['text']}" if p.get("title") else p["text"] for p in corpus],
+                                   stopwords="en", show_progress=False), show_progress=False)
+
+    async def bm25(text: str) -> list[str]:
+        docs_idx, _ = retriever.retrieve(bm25s.tokenize([text], stopwords="en", show_progress=False),
+                                         k=min(10, len(keys)), show_progress=False)
+        return [keys[i] for i in docs_idx[0]]
+
+    return dense, bm25
+
+
+def _level_ranker(loom: Any, level: str, key_of: dict[str, str], budget_cuts: dict[str, int] | None) -> Ranker:
+    """One level's ranking: its crawl (``recall``), or with ``budget_cuts`` the whole weave (``tool="search"``)."""
+    if budget_cuts is not None:
+        async def woven(text: str) -> list[str]:
+            st = await loom.weave(text, complexity=level, namespace="bench", tool="search", limit=10)
+            if st.degraded:
+                budget_cuts[level] = budget_cuts.get(level, 0) + 1
+            return [key_of[c.shard.id] for c in st.context]
+
+        return woven
+
+    async def recalled(text: str) -> list[str]:
+        hits = await loom.recall(text, complexity=level, namespace="bench", limit=10)
+        return [key_of[h.shard.id] for h in hits]
+
+    return recalled
+
+
 async def run_quality(
     data_dir: str | Path,
     *,
@@ -131,8 +171,6 @@ async def run_quality(
     ``vector_search="ann"`` forces the embedded store's HNSW path at any size (the default
     uses it above 20,000 memories), to show it changes no ranking.
     """
-    import bm25s
-
     from HoloLoom import HoloLoom, Settings
     from HoloLoom.types import SearchFilter
 
@@ -172,38 +210,13 @@ async def run_quality(
                 rankings_of[name] = rankings
                 methods[name] = {**score_rankings(rankings, gold), "p50_ms": median(times)}
 
-            async def dense(text: str) -> list[str]:
-                vec = (await loom.embedder.embed([text]))[0]
-                return [key_of[h.id] for h in await loom.store.vector_search(vec, flt, limit=10)]
-
+            dense, bm25 = _baseline_rankers(loom, corpus, key_of, flt)
             await score("dense", dense)
-
-            keys = [passage_key(p) for p in corpus]
-            retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenize([f"{p['title']} {p['text']}" if p.get("title") else p["text"] for p in corpus],
-                                           stopwords="en", show_progress=False), show_progress=False)
-
-            async def bm25(text: str) -> list[str]:
-                docs_idx, _ = retriever.retrieve(bm25s.tokenize([text], stopwords="en", show_progress=False),
-                                                 k=min(10, len(keys)), show_progress=False)
-                return [keys[i] for i in docs_idx[0]]
-
             await score("bm25", bm25)
 
             budget_cuts: dict[str, int] = {}
             for level in levels:
-                if through_weave:
-                    async def ranked(text: str, level: str = level) -> list[str]:
-                        st = await loom.weave(text, complexity=level, namespace="bench", tool="search", limit=10)
-                        if st.degraded:
-                            budget_cuts[level] = budget_cuts.get(level, 0) + 1
-                        return [key_of[c.shard.id] for c in st.context]
-                else:
-                    async def ranked(text: str, level: str = level) -> list[str]:
-                        hits = await loom.recall(text, complexity=level, namespace="bench", limit=10)
-                        return [key_of[h.shard.id] for h in hits]
-
-                await score(level, ranked)
+                await score(level, _level_ranker(loom, level, key_of, budget_cuts if through_weave else None))
             if through_weave:
                 payload["budget_cuts"] = {level: budget_cuts.get(level, 0) for level in levels}
         if default_row and loom_factory is None:

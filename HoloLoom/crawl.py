@@ -29,6 +29,7 @@ every path that reached it and the parts of its score.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -122,12 +123,15 @@ class MultipassCrawler:
         deadline: float | None = None,
         plan: CrawlPlan | None = None,
         on_pass: Callable[[PassReport], None] | None = None,
+        entities: Sequence[str] | None = None,
     ) -> CrawlResult:
         """Crawl for ``query``; returns ranked items with provenance.
 
         Args:
             deadline: a ``clock()`` value after which no further pass starts
                 (the result says ``stopped_early``).
+            query_vector, entities: the query's embedding and the names it mentions, when
+                the caller has them already (a weave reads them once); else computed here.
         """
         plan = plan or self.plan_for(complexity)
         if query_vector is None:
@@ -143,7 +147,8 @@ class MultipassCrawler:
             started = self.clock()
             before = set(state.cands)
             if number == 1:
-                await self._seed(state, query, flt, plan)
+                names = list(entities) if entities is not None else self.extractor.entities(query)
+                await self._seed(state, query, names, flt, plan)
             else:
                 beam = sorted(survivors, key=lambda c: c.score, reverse=True)[: plan.passes[number - 2].beam]
                 await self._expand(state, beam, number, flt, plan)
@@ -166,23 +171,26 @@ class MultipassCrawler:
         items = [scored_shard(state.shards[c.id], c) for c in final if c.id in state.shards]
         return CrawlResult(items=items, passes=reports, stopped_early=stopped_early)
 
-    async def _seed(self, state: CrawlState, query: str, flt: SearchFilter, plan: CrawlPlan) -> None:
-        """Pass 1: vector, lexical and named-entity seeds; then the query's focus and the seeds' replies."""
-        for h in await self.store.vector_search(state.qvec, flt, limit=plan.seed_limit):
-            state.touch(h.id, 1, "vector")
-        if plan.lexical:
-            lex = await self.store.keyword_search(query, flt, limit=plan.seed_limit)
-            best = max((h.score for h in lex), default=0.0)
-            for h in lex:
-                state.lexical[h.id] = h.score / best if best > 0 else 0.0
-                state.touch(h.id, 1, "lexical").lexical = state.lexical[h.id]
-        names = self.extractor.entities(query)
+    async def _seed(self, state: CrawlState, query: str, names: Sequence[str], flt: SearchFilter,
+                    plan: CrawlPlan) -> None:
+        """Pass 1: vector, lexical and named-entity seeds (the three searches at once); then the
+        query's focus and the seeds' replies."""
         state.query_keys = {k for k in (entity_key(n) for n in names) if k}
-        if plan.query_entities and state.query_keys:
-            links = await self.store.entity_lookup(sorted(state.query_keys), flt, max_degree=plan.max_degree)
-            for link in links:
-                cand = state.touch(link.target, 1, f"entity:{link.entity}")
-                cand.graph = max(cand.graph, link_weight(link, plan.weights))
+        hits, lex, links = await asyncio.gather(
+            self.store.vector_search(state.qvec, flt, limit=plan.seed_limit),
+            self.store.keyword_search(query, flt, limit=plan.seed_limit) if plan.lexical else _nothing(),
+            self.store.entity_lookup(sorted(state.query_keys), flt, max_degree=plan.max_degree)
+            if plan.query_entities and state.query_keys else _nothing(),
+        )
+        for h in hits:  # applied in a fixed order: the same state whichever search answered first
+            state.touch(h.id, 1, "vector")
+        best = max((h.score for h in lex), default=0.0)
+        for h in lex:
+            state.lexical[h.id] = h.score / best if best > 0 else 0.0
+            state.touch(h.id, 1, "lexical").lexical = state.lexical[h.id]
+        for link in links:
+            cand = state.touch(link.target, 1, f"entity:{link.entity}")
+            cand.graph = max(cand.graph, link_weight(link, plan.weights))
         await self._fetch(state, flt)
         if plan.focus:
             await self._focus(state, query, names, flt, plan)
@@ -274,6 +282,10 @@ class MultipassCrawler:
         need = [cid for cid in state.cands if cid not in state.shards]
         if need:
             state.shards.update({s.id: s for s in await self.store.get(need, namespace=flt.namespace)})
+
+
+async def _nothing() -> list:
+    return []
 
 
 def _path_counts(state: CrawlState, before: set[str]) -> dict[str, int]:

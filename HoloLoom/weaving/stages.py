@@ -97,7 +97,7 @@ async def crawl_memory(w: WeaveContext, s: WeaveServices) -> dict[str, Any]:
     req, route = w.request, w.route
     crawler = s.crawler_for(route.store)
     options: dict[str, Any] = {"plan": route.plan or w.card.plan, "query_vector": w.features.vector,
-                               "deadline": w.budget.deadline}
+                               "entities": w.features.entities, "deadline": w.budget.deadline}
     windowed = crawler.crawl(req.query, w.search_filter, **options)
     everywhere = None
     if w.window.source == "query":

@@ -173,6 +173,7 @@ async def test_crawl_memory_reuses_the_query_vector_and_the_budget() -> None:
     data = await through(Stage.CRAWL, w, s)
     (call,) = crawler.calls
     assert call["query_vector"] is w.features.vector and call["deadline"] == w.budget.deadline
+    assert call["entities"] == w.features.entities  # read once, at stage 1
     assert call["plan"] is w.card.plan and call["flt"] is w.search_filter
     assert data["found"] == 5 and data["passes"][0]["paths"] == {"vector": 5} and w.budget.cut == ["crawl"]
     assert len(s.embedder.calls) == 1  # the crawl did not embed again

@@ -265,3 +265,28 @@ async def test_learned_routing_is_the_default_and_serves_the_full_plan_without_f
         assert stats["contexts"]["factual"]["hybrid"]["rewards"] == 1
         assert stats["availability"]["hybrid"]["outcomes"] == 12
     assert (home / "state" / "policy.json").exists() and not (home / "routing").exists()
+
+
+async def test_a_weave_reads_its_query_once(small_loom: HoloLoom, monkeypatch) -> None:
+    """Entities extracted, query type classified and intent read once per weave; the query embedded once."""
+    from HoloLoom.weaving import features
+
+    calls: dict[str, int] = {"entities": 0, "type": 0, "intent": 0}
+    extractor = small_loom.extractor
+    real_entities, real_type, real_intent = extractor.entities, features.classify_query_type, features.intent_of
+
+    def count(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    await small_loom.weave("warm the namespace up", budget_ms=60_000)  # the one-time probe crawl is not a weave
+    monkeypatch.setattr(extractor, "entities", count("entities", real_entities))
+    from HoloLoom.weaving import patterns
+
+    for module in (features, patterns):  # stage 1's reading, and detect_complexity's own fallback
+        monkeypatch.setattr(module, "classify_query_type", count("type", real_type))
+    monkeypatch.setattr(features, "intent_of", count("intent", real_intent))
+    st = await small_loom.weave("Who directed the film that was shot in Leland, North Carolina?", budget_ms=60_000)
+    assert st.response and calls == {"entities": 1, "type": 1, "intent": 1}

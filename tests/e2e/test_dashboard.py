@@ -194,6 +194,7 @@ async def test_dashboard_in_chromium(browser, learned_loom, home: Path, tmp_path
                    ("What is the demon algorithm?", None)]
         for query, level in queries:
             await learned_loom.weave(query, complexity=level) if level else await learned_loom.weave(query)
+        learned_loom.orchestrator.flush()  # the weave log is written on the loom's writer thread
         first = load_records(home)
         assert len(first) == len(queries)
         await learned_loom.feedback(first[1]["id"], useful=True)

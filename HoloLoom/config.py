@@ -15,6 +15,7 @@ from platformdirs import user_data_dir
 
 from .credentials import SecretStr, as_secret, redact_uri
 from .errors import ConfigurationError, HoloLoomError
+from .home import HomeLayout
 from .types import validate_namespace
 from .validation import Count, Seed, SettingText, check
 
@@ -173,6 +174,11 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def layout(self) -> "HomeLayout":
+        """Every path under :attr:`home` (one place names them: :class:`~HoloLoom.home.HomeLayout`)."""
+        return HomeLayout(self.home)
+
+    @property
     def embedded_path(self) -> Path:
         """Where the embedded store keeps its files."""
-        return self.home / "embedded"
+        return self.layout.embedded

@@ -55,6 +55,11 @@ class Embedder(Protocol):
 #: (two threads beside two busy processes: 0.2-1.4 s per query instead of 20-40 ms).
 _SMALL_BATCH = 8
 
+#: Batches up to this size (queries, a tool's question and answer words) are served from the
+#: cache text by text: their texts recur (a vocabulary, repeated questions), while corpus
+#: batches at ingest are bigger and seldom repeat, so they skip it.
+_CACHED_BATCH = 128
+
 
 @contextlib.contextmanager
 def _one_thread_if(small: bool) -> Iterator[None]:
@@ -130,7 +135,7 @@ class SentenceTransformerEmbedder:
         model_path: a local model directory; defaults to the packaged all-MiniLM-L6-v2.
         batch_size: texts per forward pass.
         device: torch device; CPU unless told otherwise.
-        cache_size: how many recent single-query embeddings to keep (queries repeat).
+        cache_size: how many recent texts of small batches to keep (queries and words repeat).
     """
 
     _shared: dict[str, "SentenceTransformerEmbedder"] = {}
@@ -142,7 +147,7 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 64,
         device: str = "cpu",
-        cache_size: int = 1024,
+        cache_size: int = 8192,
     ) -> None:
         self._model_path = model_path
         self._batch_size = batch_size
@@ -220,12 +225,31 @@ class SentenceTransformerEmbedder:
             raise ValidationError("embed() takes a sequence of texts, not one string")
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) == 1:
-            with self._cache_lock:
-                hit = self._cache.get(texts[0])
-                if hit is not None:
-                    self._cache.move_to_end(texts[0])
-                    return hit[None, :].copy()
+        if self._cache_size == 0 or len(texts) > _CACHED_BATCH:
+            return self._encode(texts)
+        found = self._cached(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            encoded = self._encode(missing)
+            self._remember(missing, encoded)
+            found.update(zip(missing, encoded))
+        return np.stack([found[t] for t in texts])
+
+    def _cached(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        with self._cache_lock:
+            hits = {t: v for t in texts if (v := self._cache.get(t)) is not None}
+            for t in hits:
+                self._cache.move_to_end(t)
+        return hits
+
+    def _remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        with self._cache_lock:
+            for t, v in zip(texts, vectors):
+                self._cache[t] = v.copy()
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load()
         with self._encode_lock, _one_thread_if(len(texts) <= _SMALL_BATCH):
             try:
@@ -238,13 +262,7 @@ class SentenceTransformerEmbedder:
                 )
             except Exception as exc:
                 raise EmbeddingError(f"embedding failed: {exc}") from exc
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(texts) == 1 and self._cache_size > 0:
-            with self._cache_lock:
-                self._cache[texts[0]] = vectors[0].copy()
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return vectors
+        return np.ascontiguousarray(vectors, dtype=np.float32)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encode ``texts`` in a worker thread; rows are L2-normalised float32."""

@@ -119,7 +119,7 @@ class HoloLoom:
     @property
     def home(self) -> HomeLayout:
         """The files under this loom's ``HOLOLOOM_HOME``."""
-        return HomeLayout(self.settings.home)
+        return self.settings.layout
 
     @property
     def orchestrator(self) -> "WeavingOrchestrator":

@@ -22,6 +22,9 @@ woven with the defaults and each weave gets ``feedback(id, reward=its recall@5)`
 second half is then scored (``held_out``: ``default+gold`` beside every method on the
 same questions).
 
+Questions that carry an ``answer`` (HotpotQA) are also asked through ``weave(q)`` with
+the default tool: the share of answers containing the expected one (``answers``).
+
 recall@k is the mean fraction of a question's supporting passages in its top k; all@5
 the share of questions with every one in the top 5; p50_ms the median time per question
 (the query embedding included).
@@ -262,6 +265,9 @@ async def _default_rows(
         out["default_degraded"] = degraded
         out["default_levels"] = dict(sorted(levels.items()))
         out["default_arms"] = _arm_counts(loom)
+        if any(q.get("answer") for q in questions):
+            say("answers")
+            out["answers"] = await _answer_row(loom, questions)
     if feedback == "gold":
         order = list(range(len(questions)))
         random.Random(SEED).shuffle(order)
@@ -279,6 +285,31 @@ async def _default_rows(
             out["held_out"] = {"questions": len(test), "seed": SEED, "methods": held_out}
             out["gold_arms"] = _arm_counts(loom)
     return out
+
+
+async def _answer_row(loom: Any, questions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What ``weave(q)`` answers, as a user calls it (default tool), on questions that carry an ``answer``.
+
+    ``contains_answer`` is the share of answers whose words include the expected answer's
+    (lower case, punctuation ignored); yes/no questions are left out, since an extractive
+    answer quotes memory and never says "yes". ``not_found`` is the share answered "I
+    found nothing"; ``sentences`` the mean number of cited sentences in a found answer.
+    """
+    def words(text: str) -> str:
+        return " " + " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split()) + " "
+
+    asked = [q for q in questions if q.get("answer") and words(q["answer"]).strip() not in ("yes", "no")]
+    contains = not_found = sentences = 0
+    for q in asked:
+        st = await loom.weave(q["question"], namespace="bench")
+        if not st.tool_output.get("found", True):
+            not_found += 1
+            continue
+        contains += words(q["answer"]) in words(st.response)
+        sentences += len(st.tool_output.get("sentences", ()))
+    found = len(asked) - not_found
+    return {"questions": len(asked), "contains_answer": round(contains / max(1, len(asked)), 4),
+            "not_found": round(not_found / max(1, len(asked)), 4), "sentences": round(sentences / max(1, found), 2)}
 
 
 async def _second(pair: Awaitable[tuple[str, list[str]]]) -> list[str]:
@@ -333,6 +364,11 @@ def report(payload: dict[str, Any]) -> None:
         f"Retrieval quality: {payload['dataset']} ({payload['questions']} questions, {payload['passages']} passages, {payload['backend']})",
         payload["methods"], columns,
     )
+    if "answers" in payload:
+        a = payload["answers"]
+        print(f"default weave's answers ({a['questions']} questions with a non-yes/no answer): "
+              f"{a['contains_answer']:.3f} contain the expected answer, {a['not_found']:.3f} not found, "
+              f"{a['sentences']:.2f} sentences a found answer")
     if "held_out" in payload:
         held = payload["held_out"]
         print_table(f"Held-out half ({held['questions']} questions) after gold feedback on the other half",

@@ -133,7 +133,7 @@ class QdrantStore(BaseStore):
         else local mode under ``<home>/qdrant``."""
         if settings.qdrant_url and settings.qdrant_path:
             raise ConfigurationError("set HOLOLOOM_QDRANT_URL or HOLOLOOM_QDRANT_PATH, not both")
-        path = None if settings.qdrant_url else (settings.qdrant_path or settings.home / "qdrant")
+        path = None if settings.qdrant_url else (settings.qdrant_path or settings.layout.qdrant)
         cluster = {"shards": settings.qdrant_shards, "replication": settings.qdrant_replication}
         return cls(url=settings.qdrant_url, path=path, api_key=settings.qdrant_api_key,
                    collection=settings.qdrant_collection, dimension=dimension,

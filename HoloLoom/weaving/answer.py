@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -48,6 +49,9 @@ _WEIGHTS = {"bias": -4.8, "coverage": 2.1, "predicate": 3.2, "entities": 0.9, "s
             "kind": 1.8, "absent": -1.4}
 _THRESHOLD = 0.5
 _CANDIDATES = 40  # sentences embedded per question (the lexically best)
+_STARTS = 3  # sentences an answer chain may start from (the best-scored)
+_HOPS = 3  # sentences a chain may add to its start
+_HOP_WEIGHT = 0.85  # a chain's extra cover against a start's score: the weight cover has there (0.6 + 0.25)
 
 _QUESTION_WORDS = frozenset("""who whom whose what when where which why how many much long ago tell please know
 remember recall anyone anything someone something happen happened happens ever""".split())
@@ -360,13 +364,11 @@ async def _choose(question: _Question, sentences: list[_Sentence], ctx: ToolCont
     chosen, covered = [best], set(best.terms | best.context)
     if not question.terms:  # "What did I do last weekend?": the window's memories are the answer
         chosen += [s for s in ranked[1:] if s.row != best.row and "outside-window" not in ctx.items[s.row].paths][:1]
-    for s in ranked[1:6] if question.terms else ():
-        gain = scorer.coverage(covered | s.terms) - scorer.coverage(covered)
-        linked = s.row == best.row or bool((_names(s.text) & _names(best.text)) - _names(question.text))
-        if s.row not in superseded and linked and gain >= 0.1:  # an unlinked pair would answer by collage
-            chosen.append(s)
-            covered |= s.terms | s.context
-            break
+    else:
+        chain = _Chains(question, scorer, ranked + [s for s in sentences if id(s) not in {id(c) for c in ranked}],
+                        ctx, superseded)
+        chosen = chain.best([best, *ranked[1:_STARTS]], score)
+        covered = set().union(*(s.terms | s.context for s in chosen))
     chosen = [part for s in chosen for part in _with_next_if_fragment(s, sentences)]
     rows = sorted({s.row for s in chosen})
     everything = set().union(*(s.terms | s.context for s in sentences))
@@ -380,6 +382,81 @@ async def _choose(question: _Question, sentences: list[_Sentence], ctx: ToolCont
         "absent": 1.0 - scorer.coverage(everything),
     }
     return chosen, features
+
+
+class _Chains:
+    """Answers that take more than one sentence: a chain through a shared name.
+
+    "Who directed the film shot in Leland?" is answered by two sentences: one names the
+    film ("Maximum Overdrive ... was shot in Leland"), another, in the film's own memory,
+    names its director. A chain starts at one of the best-scored sentences and adds, up
+    to :data:`_HOPS` times, the sentence that covers most of the question's remaining
+    terms, among those linked to it: in the same memory, or naming a name (or a memory's
+    title) the chain named that the question did not. A sentence is added only when it
+    covers a question word (not a weak one such as "said") the chain did not: an unlinked
+    or idle sentence would answer by collage. Another start's chain wins over the best
+    start's only when the cover its hops add, weighted as cover is in a sentence's score,
+    outweighs its start's lower score.
+    """
+
+    def __init__(self, question: _Question, scorer: _Scorer, pool: list[_Sentence], ctx: ToolContext,
+                 superseded: dict[int, int]) -> None:
+        self.question, self.scorer, self.ctx = question, scorer, ctx
+        self.strong = {t for t, w in question.terms.items() if w == 1.0}
+        self.pool = [s for s in pool if s.row not in superseded]
+        known = _known_names(ctx, 0) if ctx.items else set()
+        self._known = known
+        self.asked = self._stemmed_names(question.text) | {"i"}
+        self._names: dict[int, set[str]] = {}
+        self._titles = {row: self._stemmed_names(item.shard.title or "") - self.asked for row, item in enumerate(ctx.items)}
+
+    def _stemmed_names(self, text: str) -> set[str]:
+        return {_stem(n) for n in _names(text, self._known)}  # "Franciscan" links to "the Franciscans"
+
+    def names(self, s: _Sentence) -> set[str]:
+        if id(s) not in self._names:
+            self._names[id(s)] = self._stemmed_names(s.text) - self.asked
+        return self._names[id(s)]
+
+    def _linked(self, s: _Sentence, named: set[str], rows: set[int]) -> bool:
+        return s.row in rows or bool(self.names(s) & named) or bool(self._titles[s.row] and self._titles[s.row] <= named)
+
+    def grow(self, start: _Sentence) -> tuple[list[_Sentence], float]:
+        chain, covered = [start], set(start.terms | start.context)
+        named, rows = set(self.names(start)) | self._titles[start.row], {start.row}
+        value = self.scorer.coverage(covered)
+        for _ in range(_HOPS):
+            pick, pick_gain = None, 0.0
+            for s in self.pool:
+                if s in chain or not (self.strong & (s.terms | s.context)) - covered or not self._linked(s, named, rows):
+                    continue
+                gain = self.scorer.coverage(covered | s.terms | s.context) - value
+                if gain > pick_gain:
+                    pick, pick_gain = s, gain
+            if pick is None:
+                break
+            chain.append(pick)
+            covered |= pick.terms | pick.context
+            named |= self.names(pick) | self._titles[pick.row]
+            rows.add(pick.row)
+            value = self.scorer.coverage(covered)
+        return chain, value
+
+    def best(self, starts: list[_Sentence], score: Callable[[_Sentence], float]) -> list[_Sentence]:
+        """The best start's chain, unless another start's hops reach so much more of the
+        question that it makes up for its start's lower score."""
+        grown = [self.grow(s) for s in starts]
+        first = grown[0][1]
+
+        def value(start: _Sentence, covered: float) -> float:
+            # Only what the hops add beyond the start's own cover (already in its score) and
+            # beyond the best start's chain counts: a start that merely names more of the
+            # question ("... before Sofia?" naming Sofia) is not a better chain.
+            own = self.scorer.coverage(start.terms | start.context)
+            return score(start) + _HOP_WEIGHT * max(0.0, covered - max(own, first))
+
+        valued = [value(s, covered) for s, (_, covered) in zip(starts, grown)]
+        return grown[valued.index(max(valued))][0]
 
 
 def _with_next_if_fragment(s: _Sentence, sentences: list[_Sentence]) -> list[_Sentence]:

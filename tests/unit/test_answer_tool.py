@@ -109,3 +109,24 @@ async def test_summarize_cites_rows_too() -> None:
     result = await summarize_tool(_ctx("summarise the offsite", items))
     rows = {int(n) for n in re.findall(r"\[(\d+)\]", result.response)}
     assert 4 in rows and all(1 <= r <= 4 for r in rows)
+
+
+async def test_a_two_hop_answer_chains_through_the_bridge_name() -> None:
+    film = _item(1, "Maximum Overdrive is a 1986 horror film. Most of it was shot in Leland.", title="Maximum Overdrive",
+                 score=0.9, sim=0.6)
+    director = _item(2, "Maximum Overdrive was written and directed by Stephen King.", title="Maximum Overdrive (film)",
+                     score=0.4, sim=0.3)
+    born = _item(3, "Stephen King was born in Portland, Maine.", title="Stephen King", score=0.3, sim=0.2)
+    unrelated = _item(4, "Greta Lind was born in Oslo, where she directed a film festival.", title="Greta Lind", score=0.35)
+    items = [film, *FILLER[:2], director, unrelated, born]
+    result = await answer_tool(_ctx("Where was the man who directed the film shot in Leland born?", items, ("Leland",)))
+    assert "Portland" in result.response and "Oslo" not in result.response
+    assert set(result.citations) == {film.id, director.id, born.id}
+    assert _cited_rows(result.response) == [1, 4, 6]  # in the order of the chain: film, director, birthplace
+
+
+async def test_a_sentence_that_shares_no_name_with_the_answer_is_not_chained_to_it() -> None:
+    asked = _item(1, "Noor started piano lessons in October.", score=0.9, sim=0.6)
+    stranger = _item(2, "Leo has a new teacher at school, Mr Okafor.", score=0.5, sim=0.3)
+    result = await answer_tool(_ctx("Who is Noor's piano teacher?", [asked, stranger, *FILLER[:3]], ("Noor",)))
+    assert result.data["found"] is False and "Okafor" not in result.data["candidate"]  # "Related:" may still list it

@@ -293,15 +293,18 @@ async def _answer_row(loom: Any, questions: Sequence[dict[str, Any]]) -> dict[st
     ``contains_answer`` is the share of answers whose words include the expected answer's
     (lower case, punctuation ignored); yes/no questions are left out, since an extractive
     answer quotes memory and never says "yes". ``not_found`` is the share answered "I
-    found nothing"; ``sentences`` the mean number of cited sentences in a found answer.
+    found nothing"; ``sentences`` the mean number of cited sentences in a found answer;
+    ``tool_p50_ms`` the answer tool's median time (its stage in the trace).
     """
     def words(text: str) -> str:
         return " " + " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split()) + " "
 
     asked = [q for q in questions if q.get("answer") and words(q["answer"]).strip() not in ("yes", "no")]
     contains = not_found = sentences = 0
+    tool_ms: list[float] = []
     for q in asked:
         st = await loom.weave(q["question"], namespace="bench")
+        tool_ms.append(st.timings.get("execute", 0.0))
         if not st.tool_output.get("found", True):
             not_found += 1
             continue
@@ -309,7 +312,8 @@ async def _answer_row(loom: Any, questions: Sequence[dict[str, Any]]) -> dict[st
         sentences += len(st.tool_output.get("sentences", ()))
     found = len(asked) - not_found
     return {"questions": len(asked), "contains_answer": round(contains / max(1, len(asked)), 4),
-            "not_found": round(not_found / max(1, len(asked)), 4), "sentences": round(sentences / max(1, found), 2)}
+            "not_found": round(not_found / max(1, len(asked)), 4), "sentences": round(sentences / max(1, found), 2),
+            "tool_p50_ms": round(median(tool_ms), 2) if tool_ms else 0.0}
 
 
 async def _second(pair: Awaitable[tuple[str, list[str]]]) -> list[str]:
@@ -368,7 +372,7 @@ def report(payload: dict[str, Any]) -> None:
         a = payload["answers"]
         print(f"default weave's answers ({a['questions']} questions with a non-yes/no answer): "
               f"{a['contains_answer']:.3f} contain the expected answer, {a['not_found']:.3f} not found, "
-              f"{a['sentences']:.2f} sentences a found answer")
+              f"{a['sentences']:.2f} sentences a found answer, tool p50 {a['tool_p50_ms']:.1f} ms")
     if "held_out" in payload:
         held = payload["held_out"]
         print_table(f"Held-out half ({held['questions']} questions) after gold feedback on the other half",

@@ -369,7 +369,7 @@ async def _choose(question: _Question, sentences: list[_Sentence], ctx: ToolCont
                         ctx, superseded)
         chosen = chain.best([best, *ranked[1:_STARTS]], score)
         covered = set().union(*(s.terms | s.context for s in chosen))
-    chosen = [part for s in chosen for part in _with_next_if_fragment(s, sentences)]
+    chosen = list({id(part): part for s in chosen for part in _with_next_if_fragment(s, sentences)}.values())
     rows = sorted({s.row for s in chosen})
     everything = set().union(*(s.terms | s.context for s in sentences))
     credit = await _synonym_credit(ctx, question, scorer, covered, chosen)

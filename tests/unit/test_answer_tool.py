@@ -130,3 +130,23 @@ async def test_a_sentence_that_shares_no_name_with_the_answer_is_not_chained_to_
     stranger = _item(2, "Leo has a new teacher at school, Mr Okafor.", score=0.5, sim=0.3)
     result = await answer_tool(_ctx("Who is Noor's piano teacher?", [asked, stranger, *FILLER[:3]], ("Noor",)))
     assert result.data["found"] is False and "Okafor" not in result.data["candidate"]  # "Related:" may still list it
+
+
+async def test_the_two_people_of_a_conversation_are_no_bridge_between_its_turns() -> None:
+    turns = [
+        _item(1, "Melanie: Caroline, I've been running farther to de-stress.", score=0.9, sim=0.6),
+        _item(2, "Caroline: Wow, Melanie! That sounds great.", score=0.8),
+        _item(3, "Caroline: Did you start the pottery class, Melanie?", score=0.7),
+        _item(4, "Melanie: Thanks, Caroline! I painted a lake at sunrise.", score=0.6),
+        _item(5, "Caroline: Melanie, your lake painting is lovely.", score=0.5),
+    ]
+    result = await answer_tool(_ctx("Why did Melanie start running?", turns, ("Melanie",)))
+    rows = [s["row"] for s in result.data.get("sentences") or []] or [int(n) for n in re.findall(r"\[(\d+)\]", result.data["candidate"])]
+    assert rows == [1], result.response  # no hop to "start the pottery class" through "Caroline"
+
+
+async def test_a_sentence_is_quoted_once_even_when_a_fragment_brings_it_along() -> None:
+    turn = _item(1, "Caroline: That's awesome, Melanie! Your reason for running sounds great.", score=0.9, sim=0.6)
+    result = await answer_tool(_ctx("What is Melanie's reason for running?", [turn, *FILLER[:3]], ("Melanie",)))
+    quoted = [s["text"] for s in result.data.get("sentences") or []]
+    assert quoted and len(quoted) == len(set(quoted)), result.response

@@ -57,6 +57,8 @@ _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # nothing to decompose (most text): skip the per-character pass
+        return text.casefold()
     text = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 

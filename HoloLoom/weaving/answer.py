@@ -22,6 +22,7 @@ memory's date (or its relative phrase, "yesterday", resolved against that date).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -481,8 +482,14 @@ def _with_next_if_fragment(s: _Sentence, sentences: list[_Sentence]) -> list[_Se
 def _entity_share(question: _Question, ctx: ToolContext, rows: list[int]) -> float:
     if not question.entity_keys:
         return 1.0
-    text = " ".join(entity_key(ctx.items[r].shard.text + " " + (ctx.items[r].shard.title or "")) for r in rows)
-    return sum(1 for k in question.entity_keys if f" {k} " in f" {text} ") / len(question.entity_keys)
+    text = "".join(_padded_key(ctx.items[r].shard.text + " " + (ctx.items[r].shard.title or "")) for r in rows)
+    return sum(1 for k in question.entity_keys if f" {k} " in text) / len(question.entity_keys)
+
+
+@functools.lru_cache(maxsize=4096)
+def _padded_key(text: str) -> str:
+    """A memory's text as entity keys, spaced for whole-key matching (asked of every sentence scored)."""
+    return f" {entity_key(text)} "
 
 
 def _not_found(ctx: ToolContext, confidence: float, features: dict[str, float], *, candidate: str = "") -> ToolResult:

@@ -21,6 +21,7 @@ path ``superseded-by:<id>`` (its provenance says so). Equal dates supersede noth
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -138,11 +139,17 @@ _RULES = _rules()
 
 def claims_in(text: str) -> list[Claim]:
     """The claims the sentences of ``text`` state (markdown is read as plain text)."""
+    return list(_claims_of(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _claims_of(text: str) -> tuple[Claim, ...]:
+    # Pure in its text, and the same memories come back weave after weave: read them once.
     claims: list[Claim] = []
     for line in plain_lines(text):
         for sentence in split_sentences(line):
             claims.extend(_sentence_claims(sentence))
-    return claims
+    return tuple(claims)
 
 
 def _sentence_claims(sentence: str) -> list[Claim]:

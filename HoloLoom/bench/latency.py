@@ -103,6 +103,10 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
             for i in range(0, memories, batch):
                 await loom.add(texts[i : i + batch])
             ingest_s = time.perf_counter() - started
+            started = time.perf_counter()
+            if hasattr(loom.store, "settle"):  # time the weaves on the settled index, and say how long it took
+                await loom.store.settle()
+            settle_s = time.perf_counter() - started
             if not cached_vectors and all(t in recorder.seen for t in texts):  # the scale benchmark's corpus: keep them
                 import numpy as np
 
@@ -124,6 +128,7 @@ async def run_latency(memories: int, *, repeats: int = 3, batch: int = 1000, sam
                 "embed_p50_ms": round(embed_p50, 3),
                 "levels": levels,
                 "ingest_per_s": round(memories / ingest_s, 2),
+                "index_settle_s": round(settle_s, 2),
                 "raw_encode_per_s": round(raw_per_s, 2),
                 "ratios": {
                     "levels_x_embed": {k: round(v["p50_ms"] / embed_p50, 2) for k, v in levels.items()},

@@ -441,6 +441,16 @@ class EmbeddedStore(BaseStore):
             "latency_ms": (time.perf_counter() - started) * 1000,
         }
 
+    async def settle(self) -> None:
+        """Wait until every vector stored so far is in the HNSW graph (at once below the exact size).
+
+        Writes never wait for the graph: new vectors are scanned exactly until the
+        background indexer has them. Benchmarks call this to time searches on the settled
+        index (and report how long settling took); nothing else needs to.
+        """
+        if self._vectors is not None:
+            await asyncio.to_thread(self._vectors.flush)
+
     async def close(self) -> None:
         """Checkpoint the indexes (so the next open is fast) and release the files; idempotent."""
         if self._closed:

@@ -108,7 +108,7 @@ async def test_forced_ann_and_exact_agree_and_bad_mode_is_refused(tmp_path) -> N
             EmbeddedStore(tmp_path / "e", vector_search="exact") as exact:
         await ann.add(records)
         await exact.add(records)
-        await ann._run(ann._vectors.flush)  # the graph is built off the write path
+        await ann.settle()  # the graph is built off the write path
         assert (await ann.health())["vector_search"] == "graph" and (await exact.health())["vector_search"] == "exact"
         flt = SearchFilter("ns", since=1100.0, until=1300.0)
         for q in (3, 150, 499):
@@ -146,7 +146,7 @@ async def test_a_store_from_before_the_vector_file_is_migrated(tmp_path) -> None
 async def test_slots_waiting_for_the_graph_are_searched_exactly(tmp_path, monkeypatch) -> None:
     async with EmbeddedStore(tmp_path, exact_below=50) as store:
         await store.add([_record(i) for i in range(100)])
-        await store._run(store._vectors.flush)
+        await store.settle()
         assert (await store.health())["vector_search"] == "graph"
         monkeypatch.setattr(type(store._vectors), "_index_some", lambda self, most: 0)  # the indexer stalls
         await store.add([_record(i) for i in range(100, 110)])
@@ -162,13 +162,13 @@ async def test_slots_waiting_for_the_graph_are_searched_exactly(tmp_path, monkey
 async def test_close_never_waits_for_the_graph_and_reopen_finishes_it(tmp_path, monkeypatch) -> None:
     async with EmbeddedStore(tmp_path, exact_below=50) as store:
         await store.add([_record(i) for i in range(100)])
-        await store._run(store._vectors.flush)
+        await store.settle()
         monkeypatch.setattr(type(store._vectors), "_index_some", lambda self, most: 0)  # the indexer stalls
         await store.add([_record(i) for i in range(100, 140)])
     monkeypatch.undo()
     async with EmbeddedStore(tmp_path, exact_below=50) as store:
         assert [h.id for h in await store.vector_search(_vec(120), SearchFilter("ns"), limit=1)] == ["s120"]
-        await store._run(store._vectors.flush)
+        await store.settle()
         assert len(store._vectors.ann) == 140  # the 40 the saved graph lacked were indexed after reopening
 
 
@@ -179,7 +179,7 @@ async def test_a_failing_graph_falls_back_to_exact_and_nothing_waits(tmp_path, m
     monkeypatch.setattr("HoloLoom.memory.ann_index.AnnIndex.add", broken)
     async with EmbeddedStore(tmp_path, exact_below=50) as store:
         await store.add([_record(i) for i in range(100)])
-        await asyncio.wait_for(store._run(store._vectors.flush), 30)  # returns: no graph will come
+        await asyncio.wait_for(store.settle(), 30)  # returns: no graph will come
         assert (await store.health())["vector_search"] == "exact"
         assert [h.id for h in await store.vector_search(_vec(77), SearchFilter("ns"), limit=1)] == ["s77"]
         await store.add([_record(i) for i in range(100, 120)])

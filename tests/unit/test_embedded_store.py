@@ -130,7 +130,7 @@ async def test_large_namespaces_use_hnsw_with_exact_rerank(tmp_path) -> None:
     want = await exact.vector_search(query, SearchFilter("ns"), limit=10)
     got = await coarse.vector_search(query, SearchFilter("ns"), limit=10)
     assert (await exact.health())["vector_search"] == "exact"
-    await coarse._run(coarse._vectors.flush)  # the graph is built off the write path
+    await coarse.settle()  # the graph is built off the write path
     got = await coarse.vector_search(query, SearchFilter("ns"), limit=10)
     assert (await coarse.health())["vector_search"] == "graph"
     assert got[0].id == "s42"

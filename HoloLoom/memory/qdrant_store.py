@@ -348,18 +348,6 @@ class QdrantStore(BaseStore):
         hits = await self._query(layout.sparse_vector({t: 1.0 for t in terms}), layout.SPARSE, flt, limit)
         return [h for h in hits if h.score > 0]
 
-    async def _scroll(self, qfilter: Any, payload: list[str]) -> list[Any]:
-        points: list[Any] = []
-        offset = None
-        while True:
-            page, offset = await self._call(
-                lambda c, o=offset: c.scroll(self.collection, scroll_filter=qfilter, limit=layout.PAGE, offset=o,
-                                             with_payload=payload, with_vectors=False),
-                "walking the graph")
-            points.extend(page)
-            if offset is None:
-                return points
-
     async def _expand(
         self, sources: list[tuple[str, str, str]], flt: SearchFilter, max_degree: int, limit: int, exclude: set[str]
     ) -> list[Link]:
@@ -367,20 +355,35 @@ class QdrantStore(BaseStore):
         if not entities:
             return []
         items = where_items(flt)
-        linked = await self._scroll(layout.links_filter(flt.namespace, entities), ["sid", "links", "occurred_at", "meta"])
-        wanted = set(entities)
+        # One bounded read per entity, all at once: an entity with more than max_degree links is
+        # skipped anyway, so max_degree + 1 points tell a hub apart without reading all of it
+        # (a hub of 10,000 memories cost a scroll of 10,000 payloads per weave).
+        pages = await asyncio.gather(*(self._linked_to(flt.namespace, e, max_degree + 1) for e in entities))
         degrees: dict[str, int] = {}
         targets: dict[str, list[tuple[str, str]]] = {}
-        for p in linked:
-            payload = p.payload
-            passes = time_matches(payload["occurred_at"], flt) and metadata_matches(payload.get("meta") or {}, items)
-            for token in payload.get("links") or ():
-                relation, key = layout.split_link(token)
-                if key in wanted:
-                    degrees[key] = degrees.get(key, 0) + 1  # the hub degree ignores the read filter
-                    if passes:
-                        targets.setdefault(key, []).append((payload["sid"], relation))
+        for entity, (page, complete) in zip(entities, pages):
+            found: list[tuple[str, str]] = []
+            for p in page:
+                payload = p.payload
+                passes = time_matches(payload["occurred_at"], flt) and metadata_matches(payload.get("meta") or {}, items)
+                for token in payload.get("links") or ():
+                    relation, key = layout.split_link(token)
+                    if key == entity:
+                        degrees[entity] = degrees.get(entity, 0) + 1  # the hub degree ignores the read filter
+                        if passes:
+                            found.append((payload["sid"], relation))
+            if not complete:
+                degrees[entity] = max(degrees.get(entity, 0), max_degree + 1)  # a hub: more links than were read
+            targets[entity] = found
         return assemble_links(sources, degrees, targets, max_degree=max_degree, limit=limit, exclude=exclude)
+
+    async def _linked_to(self, namespace: str, entity: str, most: int) -> tuple[list[Any], bool]:
+        """Up to ``most`` points linked to ``entity``, and whether that is all of them."""
+        page, offset = await self._call(
+            lambda c: c.scroll(self.collection, scroll_filter=layout.links_filter(namespace, [entity]), limit=most,
+                               with_payload=["sid", "links", "occurred_at", "meta"], with_vectors=False),
+            "walking the graph")
+        return list(page), offset is None
 
     async def neighbors(
         self, ids: Sequence[str], flt: SearchFilter, *, max_degree: int = 64, limit: int = 500

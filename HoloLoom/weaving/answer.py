@@ -395,17 +395,16 @@ class _Chains:
     terms, among those linked to it: in the same memory, or naming a name (or a memory's
     title) the chain named that the question did not. A sentence is added only when it
     covers a word of what is asked (not a name in the question, not a weak word such as
-    "said") that the chain did not: an unlinked or idle sentence would answer by collage. Another start's chain wins over the best
-    start's only when the cover its hops add, weighted as cover is in a sentence's score,
-    outweighs its start's lower score.
+    "said") that the chain did not: an unlinked or idle sentence would answer by collage.
+    Another start's chain wins over the best start's only when the cover its hops add,
+    weighted as cover is in a sentence's score, outweighs its start's lower score.
     """
 
     def __init__(self, question: _Question, scorer: _Scorer, pool: list[_Sentence], ctx: ToolContext,
                  superseded: dict[int, int]) -> None:
-        self.question, self.scorer, self.ctx = question, scorer, ctx
+        self.scorer = scorer
         self.pool = [s for s in pool if s.row not in superseded]
-        known = _known_names(ctx, 0) if ctx.items else set()
-        self._known = known
+        self._known = _known_names(ctx, 0) if ctx.items else set()  # names written mid-sentence anywhere
         # A name most of the context's memories carry (the two people of a conversation)
         # links everything to everything, so it is no bridge; nor is a name the question asks.
         rows: dict[str, set[int]] = {}

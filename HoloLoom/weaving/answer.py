@@ -204,12 +204,18 @@ def _kind_match(question: _Question, s: _Sentence, ctx: ToolContext) -> float:
 def _known_names(ctx: ToolContext, row: int) -> set[str]:
     """Words known to be names: written capitalised mid-sentence in the context, or single-word
     entities of the memory that do not read like an ordinary word ("Lena", not "Several")."""
-    known = set().union(*(_names(item.shard.text) for item in ctx.items))
+    known = set().union(*(_written_names(item.shard.text) for item in ctx.items))
     for entity in ctx.items[row].shard.entities:
         word = entity.lower()
         if " " not in word and len(word) >= 3 and not re.search(r"(?:al|ly|ing|ed|ous|ive|ful|ic|able|less|est)$", word):
             known.add(word)
     return known
+
+
+@functools.lru_cache(maxsize=4096)
+def _written_names(text: str) -> frozenset[str]:
+    """The names a memory's text writes (asked for every sentence a "who" question scores)."""
+    return frozenset(_names(text))
 
 
 def _similarity(ctx: ToolContext, row: int) -> float:
